@@ -1,0 +1,205 @@
+"""The pose backend: MediaPipe PoseLandmarker in, `PoseFrame` (plain numpy arrays) out.
+
+Colour order: frames are numpy arrays in OpenCV's BGR order by default (what cv2 decodes and
+cameras give); pass `color="rgb"` for RGB arrays (scikit-image, PIL). Grayscale (H, W) or (H, W, 1)
+and BGRA/RGBA (H, W, 4) arrays are accepted too; uint8 only.
+
+Modes: IMAGE for independent photos, VIDEO for streams (tracking between frames: about half the
+cost per frame). VIDEO mode demands strictly increasing integer-millisecond timestamps; sources
+that repeat or go back in time (looping files, clock steps) would crash it, so the adapter keeps its
+own strictly increasing clock and maps each frame's time onto it.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import numpy as np
+
+from posture.adapters import native_logs
+from posture.core.errors import FrameError, ModelError
+from posture.core.landmarks import N_LANDMARKS, PoseFrame
+
+log = logging.getLogger(__name__)
+
+Mode = Literal["image", "video"]
+ColorOrder = Literal["bgr", "rgb"]
+
+MAX_SIDE_PX = 16384
+"""Larger frames are refused; MediaPipe would only shrink them to 256 px anyway."""
+MIN_SIDE_PX = 8
+
+
+class PoseBackend(Protocol):
+    """Anything that turns an image into a PoseFrame. Tests may supply scripted backends."""
+
+    def detect(self, image: np.ndarray, t_s: float = 0.0, color: ColorOrder = "bgr") -> PoseFrame:
+        """Landmarks of the most prominent person, or an empty PoseFrame."""
+        ...
+
+    def close(self) -> None:
+        """Release the native graph."""
+        ...
+
+
+def to_rgb(image: np.ndarray, color: ColorOrder = "bgr") -> np.ndarray:
+    """Validate a frame and return a C-contiguous RGB uint8 (H, W, 3) array.
+
+    Raises FrameError for empty, tiny, huge, non-uint8 or oddly shaped arrays, naming the shape.
+    """
+    if not isinstance(image, np.ndarray):
+        raise FrameError(f"frame must be a numpy array, got {type(image).__name__}")
+    if image.size == 0:
+        raise FrameError(f"frame is empty (shape {image.shape})")
+    if image.dtype != np.uint8:
+        raise FrameError(f"frame must be uint8, got {image.dtype} (shape {image.shape})")
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[:, :, 0]
+    if image.ndim == 2:
+        h, w = image.shape
+    elif image.ndim == 3 and image.shape[2] in (3, 4):
+        h, w = image.shape[:2]
+    else:
+        raise FrameError(
+            f"frame shape {image.shape} is not an image: expected (H, W), (H, W, 1), (H, W, 3) or (H, W, 4)"
+        )
+    if min(h, w) < MIN_SIDE_PX:
+        raise FrameError(f"frame is {w} x {h} px; at least {MIN_SIDE_PX} px per side is needed")
+    if max(h, w) > MAX_SIDE_PX:
+        raise FrameError(f"frame is {w} x {h} px; at most {MAX_SIDE_PX} px per side is supported")
+    import cv2
+
+    if image.ndim == 2:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
+    if image.shape[2] == 4:
+        code = cv2.COLOR_BGRA2RGB if color == "bgr" else cv2.COLOR_RGBA2RGB
+        return cv2.cvtColor(image, code)
+    if color == "bgr":
+        return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    if color == "rgb":
+        return np.ascontiguousarray(image)
+    raise FrameError(f"unknown colour order {color!r}; use 'bgr' or 'rgb'")
+
+
+class MediaPipePose:
+    """PoseLandmarker wrapper; one instance per stream (VIDEO) or per batch of photos (IMAGE).
+
+    Loading is silent unless `--verbose`; the first inference is run inside the silenced block
+    too, because MediaPipe prints its one-time warnings then.
+    """
+
+    def __init__(
+        self,
+        model_path: Path | str,
+        mode: Mode = "video",
+        *,
+        min_detection_confidence: float = 0.5,
+        min_presence_confidence: float = 0.5,
+        min_tracking_confidence: float = 0.5,
+    ) -> None:
+        if mode not in ("image", "video"):
+            raise ValueError(f"mode must be 'image' or 'video', got {mode!r}")
+        path = Path(model_path)
+        if not path.is_file():
+            raise ModelError(f"model file {path} does not exist; run `posture models fetch`")
+        self.mode: Mode = mode
+        self.model_path = path
+        self._last_ms = -1
+        self._t0_s: float | None = None
+        self._first_person_pending = True
+        with native_logs.silenced():
+            import mediapipe as mp
+            from mediapipe.tasks.python import BaseOptions, vision
+
+            self._mp = mp
+            running = vision.RunningMode.VIDEO if mode == "video" else vision.RunningMode.IMAGE
+            options = vision.PoseLandmarkerOptions(
+                base_options=BaseOptions(model_asset_path=str(path)),
+                running_mode=running,
+                num_poses=1,
+                min_pose_detection_confidence=min_detection_confidence,
+                min_pose_presence_confidence=min_presence_confidence,
+                min_tracking_confidence=min_tracking_confidence,
+            )
+            try:
+                self._landmarker: Any = vision.PoseLandmarker.create_from_options(options)
+            except (RuntimeError, ValueError, OSError) as exc:
+                raise ModelError(f"MediaPipe could not load the pose model {path}: {exc}") from exc
+            warm = np.zeros((64, 64, 3), dtype=np.uint8)
+            self._run(warm, 0.0)
+        self._t0_s = None  # keep _last_ms: the graph has seen the warm-up timestamp
+
+    def __enter__(self) -> MediaPipePose:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release the native graph; safe to call twice."""
+        landmarker = getattr(self, "_landmarker", None)
+        if landmarker is not None:
+            with native_logs.silenced():
+                landmarker.close()
+            self._landmarker = None
+
+    def _next_ms(self, t_s: float) -> int:
+        """Strictly increasing milliseconds for VIDEO mode, whatever the source's clock does."""
+        if self._t0_s is None:
+            self._t0_s = t_s
+        ms = int(round((t_s - self._t0_s) * 1000.0))
+        if ms <= self._last_ms:
+            ms = self._last_ms + 1
+        self._last_ms = ms
+        return ms
+
+    def _run(self, rgb: np.ndarray, t_s: float) -> Any:
+        mp = self._mp
+        image = mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb)
+        if self.mode == "video":
+            return self._landmarker.detect_for_video(image, self._next_ms(t_s))
+        return self._landmarker.detect(image)
+
+    def detect(self, image: np.ndarray, t_s: float = 0.0, color: ColorOrder = "bgr") -> PoseFrame:
+        """Landmarks of the most prominent person in `image`, or an empty PoseFrame."""
+        if self._landmarker is None:
+            raise ModelError("pose backend is closed")
+        rgb = to_rgb(image, color)
+        h, w = rgb.shape[:2]
+        if self._first_person_pending:
+            # MediaPipe prints one-time warnings the first time it computes landmarks.
+            with native_logs.silenced():
+                result = self._run(rgb, t_s)
+            self._first_person_pending = not result.pose_landmarks
+        else:
+            result = self._run(rgb, t_s)
+        if not result.pose_landmarks:
+            return PoseFrame.empty(t_s, (w, h))
+        return _to_frame(result, t_s, (w, h))
+
+
+def _to_frame(result: Any, t_s: float, size: tuple[int, int]) -> PoseFrame:
+    """Copy MediaPipe's landmark objects into arrays (33 small objects: a loop is cheapest)."""
+    pts = result.pose_landmarks[0]
+    world = result.pose_world_landmarks[0]
+    arr = np.empty((N_LANDMARKS, 5))
+    warr = np.empty((N_LANDMARKS, 3))
+    for i in range(N_LANDMARKS):
+        p = pts[i]
+        arr[i] = (p.x, p.y, p.z, _score(p.visibility), _score(p.presence))
+        q = world[i]
+        warr[i] = (q.x, q.y, q.z)
+    return PoseFrame(
+        t_s=t_s,
+        image_size=size,
+        image_xyz=arr[:, :3].copy(),
+        visibility=arr[:, 3].copy(),
+        presence=arr[:, 4].copy(),
+        world_xyz=warr,
+    )
+
+
+def _score(v: float | None) -> float:
+    return float("nan") if v is None else float(v)

@@ -1,0 +1,72 @@
+"""The `posture` command line: argparse subcommands; `main(argv) -> int`. Logging is set up here only."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from posture import __version__
+from posture.core.errors import PostureError
+
+log = logging.getLogger(__name__)
+
+# Each module in posture.commands registers its own subparsers; listed here in help order.
+COMMAND_MODULES: tuple[str, ...] = (
+    "posture.commands.models",
+    "posture.commands.analyze",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full parser with every registered subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="posture",
+        description="Watches your desk posture through the webcam and nudges you kindly.",
+    )
+    parser.add_argument("--version", action="version", version=f"posture {__version__}")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true",
+        help="debug logging, and MediaPipe's native log output (silenced by default)",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def configure_logging(verbose: bool) -> None:
+    """One place for logging: warnings by default, debug with --verbose; stderr only."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s" if verbose else "posture: %(message)s",
+        stream=sys.stderr,
+        force=True,
+    )
+    from posture.adapters import native_logs
+
+    native_logs.set_verbose(verbose)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the process exit code (0 ok, 1 error, 2 usage, 130 interrupted)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    configure_logging(args.verbose)
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return int(args.func(args))
+    except PostureError as exc:
+        print(f"posture: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("posture: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,89 @@
+"""`posture analyze PATH...`: the pipeline on photos (independent, IMAGE mode) or a recorded video."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from posture.adapters.camera import IMAGE_SUFFIXES, read_image
+from posture.core.errors import SourceError
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add `posture analyze`."""
+    p = sub.add_parser("analyze", help="analyse photos, a folder of photos, or a recorded video")
+    p.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="image files, folders, or one video")
+    p.add_argument("--json", action="store_true", help="print the frames as JSON on stdout")
+    p.add_argument("--model", type=Path, help="a .task model file to use instead of the cached one")
+    p.set_defaults(func=run)
+
+
+def collect_images(paths: list[Path]) -> list[Path]:
+    """Expand folders to their images (sorted); every named file must exist."""
+    out: list[Path] = []
+    for path in paths:
+        if not path.exists():
+            raise SourceError(f"{path} does not exist")
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+            if not found:
+                raise SourceError(f"folder {path} holds no images ({', '.join(IMAGE_SUFFIXES)})")
+            out.extend(found)
+        else:
+            out.append(path)
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    """Analyse photos; print JSON or a short table."""
+    from posture.app import PhotoAnalyzer, resolve_model
+    from posture.progress import stderr_progress
+
+    images = collect_images(args.paths)
+    model = resolve_model(args.model)
+    frames: list[dict[str, Any]] = []
+    failed = 0
+    with PhotoAnalyzer(model) as analyzer:
+        bar = stderr_progress()("analysing photos", len(images))
+        try:
+            for path in images:
+                try:
+                    image = read_image(path)
+                except SourceError as exc:
+                    print(f"posture: skipped {exc}", file=sys.stderr)
+                    frames.append({"path": str(path), "t": 0.0, "person": False, "error": str(exc)})
+                    failed += 1
+                    continue
+                frames.append({"path": str(path), **analyzer.analyze(image)})
+                bar.advance(1)
+        finally:
+            bar.close()
+    source = str(args.paths[0]) if len(args.paths) == 1 else [str(p) for p in args.paths]
+    if args.json:
+        json.dump({"source": source, "model": model.name, "frames": frames}, sys.stdout, indent=1)
+        sys.stdout.write("\n")
+    else:
+        for f in frames:
+            print(_describe(f))
+    return 1 if failed == len(images) else 0
+
+
+def _describe(frame: dict[str, Any]) -> str:
+    if "error" in frame:
+        return f"{frame['path']}: error: {frame['error']}"
+    if not frame["person"]:
+        return f"{frame['path']}: no person found"
+    parts = [frame["path"] + ":"]
+    if "view" in frame:
+        parts.append(f"view {frame['view']}")
+    metrics = frame.get("metrics") or {}
+    if metrics.get("cva_deg") is not None:
+        parts.append(f"CVA estimate {metrics['cva_deg']:.1f} deg")
+    if metrics.get("neck_flexion_deg") is not None:
+        parts.append(f"neck flexion {metrics['neck_flexion_deg']:.1f} deg")
+    if "faults" in frame:
+        parts.append("faults: " + (", ".join(frame["faults"]) or "none"))
+    return " ".join(parts)

@@ -1,0 +1,99 @@
+"""`posture models fetch|list|verify|path`: provision and inspect the pose model."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from posture.adapters import models
+from posture.progress import stderr_progress
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add `posture models ...`."""
+    p = sub.add_parser("models", help="fetch, list, verify or locate the pose model")
+    msub = p.add_subparsers(dest="models_command", metavar="ACTION", required=True)
+
+    f = msub.add_parser("fetch", help="provision a model (cache, download, or offline build)")
+    f.add_argument("name", nargs="?", default=None, help="full (default), lite or heavy")
+    f.add_argument("--force", action="store_true", help="remove cached copies first")
+    f.add_argument("--offline", action="store_true", help="never try the download")
+    f.add_argument("--from-file", type=Path, help="a hand-downloaded .task to verify and cache")
+    f.set_defaults(func=_fetch)
+
+    ls = msub.add_parser("list", help="known models and their cache status")
+    ls.add_argument("--json", action="store_true")
+    ls.set_defaults(func=_list)
+
+    v = msub.add_parser("verify", help="check cached models against their pinned checksums")
+    v.add_argument("name", nargs="?", default=None)
+    v.set_defaults(func=_verify)
+
+    pa = msub.add_parser("path", help="print the path of the verified model (provisioning it if needed)")
+    pa.add_argument("name", nargs="?", default=None)
+    pa.add_argument("--no-fetch", action="store_true", help="fail instead of provisioning")
+    pa.set_defaults(func=_path)
+
+
+def _fetch(args: argparse.Namespace) -> int:
+    manifest = models.load_manifest()
+    spec = manifest.get(args.name)
+    if args.force:
+        for p in models.remove_cached(spec):
+            print(f"removed {p}")
+    if args.from_file:
+        dest = models.copy_into_cache(args.from_file, spec)
+        print(f"verified and cached {dest}")
+        return 0
+    resolved = models.resolve(
+        spec.name, manifest=manifest, allow_download=not args.offline, progress=stderr_progress()
+    )
+    print(f"{resolved.name}: {resolved.path} ({resolved.origin}, sha256 {resolved.sha256[:16]}...)")
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    manifest = models.load_manifest()
+    rows = []
+    for spec in manifest.models.values():
+        status = models.verify_cached(spec)
+        rows.append({
+            "name": spec.short,
+            "default": spec.name == manifest.default,
+            "url": spec.url,
+            "offline_recipe": spec.offline is not None,
+            "cached": {p.name: s for p, s in status},
+        })
+    if args.json:
+        print(json.dumps({"cache_dir": str(models.cache_dir()), "models": rows}, indent=2))
+        return 0
+    print(f"model cache: {models.cache_dir()}")
+    for r in rows:
+        cached = ", ".join(f"{n}: {s}" for n, s in r["cached"].items()) or "no pinned checksum"
+        flags = " (default)" if r["default"] else ""
+        recipe = "offline build available" if r["offline_recipe"] else "download only"
+        print(f"  {r['name']:<6}{flags:<10} {recipe:<24} {cached}")
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    manifest = models.load_manifest()
+    specs = [manifest.get(args.name)] if args.name else list(manifest.models.values())
+    bad = 0
+    for spec in specs:
+        for path, status in models.verify_cached(spec):
+            print(f"{status:<8} {path}")
+            if status == "corrupt":
+                bad += 1
+                print(f"         checksum mismatch: run `posture models fetch {spec.short} --force`")
+    return 1 if bad else 0
+
+
+def _path(args: argparse.Namespace) -> int:
+    resolved = models.resolve(
+        args.name, allow_download=not args.no_fetch, allow_build=not args.no_fetch,
+        progress=stderr_progress(),
+    )
+    print(resolved.path)
+    return 0

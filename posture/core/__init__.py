@@ -1,0 +1,1 @@
+"""Pure core: stdlib and numpy only, no I/O, no clock reads."""

@@ -1,0 +1,69 @@
+"""The PostureError tree. Every error says what went wrong, where, and how to fix it.
+
+    PostureError                    base; `exit_code` is what the CLI returns
+    ├── ConfigError                 bad settings: names the file, key, value and what is allowed
+    ├── ProfileError                missing, corrupt or mismatched calibration profile
+    │   └── ProfileMismatchError    profile made for another view, model or metric version
+    ├── CalibrationError            a calibration quality gate failed (message holds the fix)
+    ├── ModelError                  the pose model is missing, corrupt or cannot be provisioned
+    ├── SourceError                 a camera, video or image source cannot be opened or read
+    │   └── CameraUnavailable       transient: the camera is busy or gone (the monitor retries)
+    ├── FrameError                  a frame is empty, malformed or of an unsupported shape
+    ├── StoreError                  the history database cannot be opened or written
+    ├── ReportError                 a report cannot be produced (bad period, bad format)
+    └── ControlError                talking to a running monitor failed
+"""
+
+from __future__ import annotations
+
+
+class PostureError(Exception):
+    """Base of every error this program raises on purpose."""
+
+    exit_code: int = 1
+
+
+class ConfigError(PostureError, ValueError):
+    """Invalid configuration; the message names the file, key, value and allowed range."""
+
+    exit_code = 2
+
+
+class ProfileError(PostureError):
+    """A calibration profile is missing, unreadable or invalid."""
+
+
+class ProfileMismatchError(ProfileError):
+    """The profile was made for another view, model or metric version: recalibrate."""
+
+
+class CalibrationError(PostureError):
+    """A calibration quality gate failed; the message says what and how to fix it."""
+
+
+class ModelError(PostureError):
+    """The pose model is missing, corrupt, or every way to provision it failed."""
+
+
+class SourceError(PostureError):
+    """A frame source (camera, video, images) cannot be opened or read."""
+
+
+class CameraUnavailable(SourceError):
+    """The camera is busy or gone; transient in the monitor loop."""
+
+
+class FrameError(PostureError, ValueError):
+    """A frame is empty, malformed or has an unsupported shape or dtype."""
+
+
+class StoreError(PostureError):
+    """The history database cannot be opened, migrated or written."""
+
+
+class ReportError(PostureError):
+    """A report cannot be produced: bad period, bad format, unwritable output."""
+
+
+class ControlError(PostureError):
+    """No running monitor answered on the control socket, or it refused the request."""
