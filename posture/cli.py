@@ -17,6 +17,9 @@ log = logging.getLogger(__name__)
 COMMAND_MODULES: tuple[str, ...] = (
     "posture.commands.models",
     "posture.commands.analyze",
+    "posture.commands.report",
+    "posture.commands.autostart",
+    "posture.commands.config",
 )
 
 
