@@ -21,6 +21,8 @@ PACKAGES=(
   libglib2.0-dev
   pkg-config
   gcc
+  chromium
+  fonts-dejavu-core
 )
 
 missing=()
