@@ -1,0 +1,370 @@
+"""Vectorised posture metrics from pose landmarks: CVA estimate, neck angle, protraction, view.
+
+Theory of operation
+-------------------
+Every function works on a whole `PoseBatch` (`(N, 33, 3)` arrays) with numpy broadcasting; the
+per-frame path (`frame_metrics`) is the same code on `N = 1`. Nothing here loops over frames.
+
+Two coordinate systems are used, each where it is most trustworthy:
+
+* **Image pixels** (`x * width`, `y * height`, y down). In-plane angles (CVA estimate, head roll,
+  shoulder tilt, the frontal ratios) are measured here, because the model's 2-D landmarks are far
+  more precise than its depth. Working in pixels, not normalised units, makes every metric
+  invariant to the image aspect ratio.
+* **World metres** (MediaPipe's hip-centred frame, y down, smaller z = nearer the camera). Used for
+  what needs depth: the body's sagittal plane (normal = the shoulder axis), the near side, and the
+  view. The camera is assumed level, so world -y is "up".
+
+The body's forward direction is `left x up` with `left = left shoulder - right shoulder` (a
+right-handed frame), which is horizontal and perpendicular to the shoulder axis.
+
+View
+----
+The body's yaw (0 = facing the camera, 90 = profile) is estimated from up to three cues and their
+weighted mean classifies the view: `< 30` front, `> 60` side, otherwise three_quarter.
+1. the shoulder axis direction in world landmarks, `atan2(|dz|, |dx|)`;
+2. the same in image space with the model's relative depth (`z` is in x's scale);
+3. apparent shoulder width relative to torso height, `arccos(ratio / 0.72)` (0.72 is the ratio of
+   a frontal adult, measured on the scikit-image astronaut photo whose hips are at the frame
+   edge, so approximate) - only when both hips are usable; it gets half the weight of the others.
+Ear visibility asymmetry decides the near side only when the depth difference between sides is
+below 1 cm: on real side photos the model reports ~1.0 visibility for both ears, so depth is the
+primary near-side cue. `view_confidence` is 0.5 at a class boundary and 1.0 once the yaw is 10 deg
+inside a class, then multiplied by the cues' agreement (1 - spread / 90, at least 0.5), so it
+spans 0.25 to 1.0. The view is "none" (confidence 0, near side "") without a person or when the
+shoulders are unusable. `side_right` means the person's right profile faces the camera (they look
+towards image +x); `side_left` the mirror. `near_side` is reported for every view.
+
+Hips are often out of frame at a desk. Only `shoulder_protraction` and `shoulder_angle_deg` need
+one (invalid without); the view then drops its width/torso cue; nothing else uses hips.
+
+Metric keys (NaN plus `valid = False` when the landmarks a metric needs are unusable)
+-----------------------------------------------------------------------------------
+* `cva_deg` - CVA estimate, side views only. Angle above the forward horizontal of the line from
+  the near shoulder (C7 stand-in) to the near ear (tragus stand-in), in pixels; mirrored so that
+  left and right profiles agree. 90 = ear straight above the shoulder; smaller = head further
+  forward (forward head = CVA decreasing, as in the clinic). The shoulder landmark sits below and
+  in front of C7, which steepens the line, so the estimate is not clinical CVA: compare it with a
+  calibrated baseline or a threshold validated on landmarks (scripts/study_sitting_side.py: on 93
+  seated side photos AUC 0.86 for good vs bad, r = 0.77 with the annotators' head-shoulder angle).
+* `neck_angle_deg` - any view, world landmarks. Angle between the horizontal plane and the
+  shoulder-midpoint -> ear-midpoint vector projected onto the sagittal plane; it continues past 90
+  when the ear is behind the shoulders (measured from the forward horizontal, like the CVA).
+  Uses the mean of the usable ears (the projection removes the lateral offset of a single ear).
+* `neck_flexion_deg` = 90 - `neck_angle_deg` (ISO 11226: > 25 deg is not acceptable when held).
+* `head_drop` - front/three_quarter. Signed distance of the ear midpoint above the shoulder line
+  (perpendicular to that line, so a tilt does not change it) / shoulder width, pixels. Falls when
+  the head drops forward.
+* `face_scale` - front/three_quarter. Ear-to-ear distance / shoulder width, pixels; grows as the
+  head comes towards the camera. Without both ears: eye-to-eye distance x 1.76 (the ear/eye span
+  ratio of a frontal face, measured on the astronaut photo) so the series does not jump.
+* `nose_drop` - front/three_quarter. Signed distance of the nose above the shoulder line /
+  shoulder width, pixels.
+* `shoulder_protraction` - needs a hip (hips are often out of frame at a desk: invalid then).
+  Side views, pixels, near side: horizontal offset of the shoulder ahead of the hip -> ear line at
+  the shoulder's height (ahead of the hip vertical when the ear is unusable) / shoulder-hip
+  length. Front/three_quarter: the same construction in world metres with the shoulder, ear and
+  hip midpoints placed in the sagittal plane (forward = towards the camera for a frontal body), so
+  it reads the shoulders' depth relative to the ear and hip planes. Positive = shoulders forward
+  (rounded); 0 = shoulder on the ear-hip line.
+* `shoulder_angle_deg` - sagittal shoulder angle, same landmarks and frames as
+  `shoulder_protraction`: the angle at the hip between the hip -> ear line (the vertical when the
+  ear is unusable) and the hip -> shoulder line, positive when the shoulder is ahead.
+* `head_roll_deg` - front/three_quarter. Right ear -> left ear line vs horizontal, pixels;
+  positive when the left ear is higher (head tilted to the person's right).
+* `shoulder_tilt_deg` - front/three_quarter. The same for the shoulders.
+* `lean_in` - front/three_quarter. Apparent shoulder width / image width: grows as the user
+  leans towards the screen.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from posture.core.landmarks import Landmark, PoseBatch, PoseFrame
+
+logger = logging.getLogger(__name__)
+
+METRIC_VERSION: int = 1
+
+METRIC_KEYS: tuple[str, ...] = (
+    "cva_deg",
+    "neck_angle_deg",
+    "neck_flexion_deg",
+    "head_drop",
+    "face_scale",
+    "nose_drop",
+    "shoulder_protraction",
+    "shoulder_angle_deg",
+    "head_roll_deg",
+    "shoulder_tilt_deg",
+    "lean_in",
+)
+
+VIEWS: tuple[str, ...] = ("side_left", "side_right", "front", "three_quarter", "none")
+
+_VIEW_NAMES = np.array(VIEWS)
+_SIDE_NAMES = np.array(["left", "right", ""])
+FRONT_MAX_YAW_DEG = 30.0
+SIDE_MIN_YAW_DEG = 60.0
+_FRONTAL_WIDTH_TO_TORSO = 0.72
+_EAR_TO_EYE_SPAN = 1.76
+_NEAR_SIDE_MIN_DZ_M = 0.01
+_CONFIDENCE_RAMP_DEG = 10.0
+_MIN_SHOULDER_M = 0.02
+
+_L = Landmark
+_UP_WORLD = np.array([0.0, -1.0, 0.0])
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """Metrics for N frames: values (NaN when invalid), validity flags, the view and near side."""
+
+    values: dict[str, np.ndarray]
+    valid: dict[str, np.ndarray]
+    view: np.ndarray
+    view_confidence: np.ndarray
+    near_side: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.view.shape[0])
+
+    def row(self, i: int) -> dict[str, float | None]:
+        """Frame i's metrics as plain floats, None where invalid (for storage and display)."""
+        return {
+            k: (float(self.values[k][i]) if bool(self.valid[k][i]) else None) for k in METRIC_KEYS
+        }
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    out: np.ndarray = v / np.linalg.norm(v, axis=-1, keepdims=True)
+    return out
+
+
+def _cross2(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    out: np.ndarray = a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0]
+    return out
+
+
+def _pick(arr: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """Per-frame landmark `idx[n]` of `arr` (N, 33, ...)."""
+    out: np.ndarray = arr[np.arange(arr.shape[0]), idx]
+    return out
+
+
+def _mean_of_usable(a: np.ndarray, b: np.ndarray, ok_a: np.ndarray, ok_b: np.ndarray) -> np.ndarray:
+    """Midpoint of two points, or the one usable point; NaN when neither (no nanmean warnings)."""
+    wa = ok_a.astype(float)[:, None]
+    wb = ok_b.astype(float)[:, None]
+    total = wa + wb
+    s = np.where(ok_a[:, None], a, 0.0) * wa + np.where(ok_b[:, None], b, 0.0) * wb
+    return np.where(total > 0, s / np.where(total > 0, total, 1.0), np.nan)
+
+
+def _line_offset(
+    s_f: np.ndarray,
+    s_u: np.ndarray,
+    e_f: np.ndarray,
+    e_u: np.ndarray,
+    h_f: np.ndarray,
+    h_u: np.ndarray,
+    ear_ok: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Shoulder offset ahead of the hip->ear line (or hip vertical) / torso, and the hip angle.
+
+    Points are given in sagittal (forward, up) coordinates of any unit.
+    """
+    ear_f = np.where(ear_ok, e_f, h_f)  # without an ear the reference line is the hip vertical
+    ear_u = np.where(ear_ok, e_u, h_u + 1.0)
+    df, du = ear_f - h_f, ear_u - h_u
+    line_f = h_f + df * (s_u - h_u) / du
+    torso = np.hypot(s_f - h_f, s_u - h_u)
+    protraction = (s_f - line_f) / torso
+    angle = np.degrees(np.arctan2(s_f - h_f, s_u - h_u) - np.arctan2(df, du))
+    angle = (angle + 180.0) % 360.0 - 180.0
+    return protraction, angle
+
+
+def compute_metrics(batch: PoseBatch, *, min_visibility: float = 0.5) -> Metrics:
+    """Compute every metric for every frame of `batch`, vectorised.
+
+    A landmark is usable when the frame has a person, its visibility and presence are at least
+    `min_visibility` and its coordinates are finite. Never raises or warns on missing data.
+    """
+    with np.errstate(all="ignore"):
+        return _compute(batch, float(min_visibility))
+
+
+def frame_metrics(frame: PoseFrame, *, min_visibility: float = 0.5) -> Metrics:
+    """Metrics for one frame: the batch path on N = 1."""
+    return compute_metrics(PoseBatch.from_frames([frame]), min_visibility=min_visibility)
+
+
+def _compute(batch: PoseBatch, thr: float) -> Metrics:
+    n = len(batch)
+    img = np.asarray(batch.image_xyz, dtype=float)
+    wld = np.asarray(batch.world_xyz, dtype=float)
+    wh = np.asarray(batch.image_wh, dtype=float).reshape(n, 2)
+    person = np.asarray(batch.person, dtype=bool)
+    ok = (
+        person[:, None]
+        & (np.asarray(batch.visibility) >= thr)
+        & (np.asarray(batch.presence) >= thr)
+        & np.isfinite(img).all(-1)
+        & np.isfinite(wld).all(-1)
+    )
+    px = img[..., :2] * wh[:, None, :]  # (N, 33, 2) pixels, y down
+    pz = img[..., 2] * wh[:, None, 0]  # relative depth in x pixels
+
+    ls, rs, le, re = _L.LEFT_SHOULDER, _L.RIGHT_SHOULDER, _L.LEFT_EAR, _L.RIGHT_EAR
+    lh, rh = _L.LEFT_HIP, _L.RIGHT_HIP
+    sh_ok = ok[:, ls] & ok[:, rs]
+    ears_ok = ok[:, le] & ok[:, re]
+    any_ear = ok[:, le] | ok[:, re]
+    hips_ok = ok[:, lh] & ok[:, rh]
+    any_hip = ok[:, lh] | ok[:, rh]
+
+    # --- body frame in world metres -------------------------------------------------------
+    left_w = wld[:, ls] - wld[:, rs]
+    axis = _unit(left_w)
+    fwd = _unit(np.stack([left_w[:, 2], np.zeros(n), -left_w[:, 0]], axis=-1))  # left x up
+
+    # --- view -------------------------------------------------------------------------------
+    yaw_world = np.degrees(np.arctan2(np.abs(left_w[:, 2]), np.abs(left_w[:, 0])))
+    d_img = px[:, ls] - px[:, rs]
+    yaw_image = np.degrees(np.arctan2(np.abs(pz[:, ls] - pz[:, rs]), np.hypot(*d_img.T)))
+    sh_width_px = np.hypot(d_img[:, 0], d_img[:, 1])
+    sh_mid_px = (px[:, ls] + px[:, rs]) / 2
+    hip_mid_px = (px[:, lh] + px[:, rh]) / 2
+    torso_px = np.hypot(*(sh_mid_px - hip_mid_px).T)
+    ratio = np.clip(sh_width_px / torso_px / _FRONTAL_WIDTH_TO_TORSO, 0.0, 1.0)
+    yaw_ratio = np.degrees(np.arccos(ratio))
+    w_ratio = np.where(hips_ok & np.isfinite(yaw_ratio), 0.5, 0.0)
+    yaw = (yaw_world + yaw_image + w_ratio * np.nan_to_num(yaw_ratio)) / (2.0 + w_ratio)
+    cues = np.stack([yaw_world, yaw_image, np.where(w_ratio > 0, yaw_ratio, yaw)], axis=-1)
+    spread = cues.max(-1) - cues.min(-1)
+    # a collapsed shoulder axis (< 2 cm in 3-D) has no direction: no body frame, no view
+    view_ok = sh_ok & np.isfinite(yaw) & (np.linalg.norm(left_w, axis=-1) > _MIN_SHOULDER_M)
+
+    # near side: the side whose shoulder + ear sit nearer the camera in world depth
+    ear_z_l = np.where(ok[:, le], wld[:, le, 2], wld[:, ls, 2])
+    ear_z_r = np.where(ok[:, re], wld[:, re, 2], wld[:, rs, 2])
+    dz = (wld[:, ls, 2] + ear_z_l) - (wld[:, rs, 2] + ear_z_r)  # > 0: right side nearer
+    vis = np.asarray(batch.visibility, dtype=float)
+    dvis = vis[:, re] - vis[:, le]
+    near_right = np.where(np.abs(dz) >= 2 * _NEAR_SIDE_MIN_DZ_M, dz > 0, dvis > 0)
+    near_side = _SIDE_NAMES[np.where(view_ok, near_right.astype(np.int8), 2)]
+
+    is_side = view_ok & (yaw > SIDE_MIN_YAW_DEG)
+    is_front = view_ok & (yaw < FRONT_MAX_YAW_DEG)
+    view_code = np.where(is_front, 2, np.where(view_ok, 3, 4))  # indices into VIEWS
+    view = _VIEW_NAMES[np.where(is_side, near_right.astype(np.int8), view_code)]
+    margin = np.where(
+        is_side,
+        yaw - SIDE_MIN_YAW_DEG,
+        np.where(
+            is_front,
+            FRONT_MAX_YAW_DEG - yaw,
+            np.minimum(yaw - FRONT_MAX_YAW_DEG, SIDE_MIN_YAW_DEG - yaw),
+        ),
+    )
+    conf = 0.5 + 0.5 * np.clip(margin / _CONFIDENCE_RAMP_DEG, 0.0, 1.0)
+    conf = conf * np.clip(1.0 - spread / 90.0, 0.5, 1.0)
+    view_confidence = np.where(view_ok, conf, 0.0)
+    frontal = view_ok & ~is_side
+
+    values: dict[str, np.ndarray] = {}
+    valid: dict[str, np.ndarray] = {}
+
+    def put(key: str, value: np.ndarray, usable: np.ndarray) -> None:
+        usable = usable & np.isfinite(value)
+        valid[key] = usable
+        values[key] = np.where(usable, value, np.nan)
+
+    # --- CVA estimate (side views, pixels, near side) ----------------------------------------
+    near_sh = np.where(near_right, int(rs), int(ls))
+    near_ear = np.where(near_right, int(re), int(le))
+    near_hip = np.where(near_right, int(rh), int(lh))
+    facing = np.where(near_right, 1.0, -1.0)  # right profile looks towards image +x
+    s_px, e_px, h_px = _pick(px, near_sh), _pick(px, near_ear), _pick(px, near_hip)
+    s_ok, e_ok, h_ok = _pick(ok, near_sh), _pick(ok, near_ear), _pick(ok, near_hip)
+    cva = np.degrees(np.arctan2(s_px[:, 1] - e_px[:, 1], facing * (e_px[:, 0] - s_px[:, 0])))
+    put("cva_deg", cva, is_side & s_ok & e_ok)
+
+    # --- neck angle (world, sagittal plane) ----------------------------------------------------
+    sh_mid_w = (wld[:, ls] + wld[:, rs]) / 2
+    ear_w = _mean_of_usable(wld[:, le], wld[:, re], ok[:, le], ok[:, re])
+    v = ear_w - sh_mid_w
+    v_s = v - np.sum(v * axis, -1, keepdims=True) * axis
+    up_c = v_s @ _UP_WORLD
+    horiz = np.sqrt(np.maximum(np.sum(v_s * v_s, -1) - up_c**2, 0.0))
+    neck = np.degrees(np.arctan2(up_c, np.where(np.sum(v_s * fwd, -1) < 0, -horiz, horiz)))
+    neck_ok = view_ok & any_ear
+    put("neck_angle_deg", neck, neck_ok)
+    put("neck_flexion_deg", 90.0 - neck, neck_ok)
+
+    # --- frontal forward-head ratios (pixels) -----------------------------------------------------
+    ear_mid_px = (px[:, le] + px[:, re]) / 2
+
+    # signed distance above the shoulder line: the line runs right -> left shoulder; in y-down
+    # pixels a point above it has a negative cross product for a frontal body.
+    def above_line(p: np.ndarray) -> np.ndarray:
+        out: np.ndarray = -_cross2(d_img, p - px[:, rs]) / sh_width_px**2
+        return out
+
+    put("head_drop", above_line(ear_mid_px), frontal & ears_ok)
+    eye_ok = ok[:, _L.LEFT_EYE] & ok[:, _L.RIGHT_EYE]
+    ear_span = np.hypot(*(px[:, le] - px[:, re]).T)
+    eye_span = np.hypot(*(px[:, _L.LEFT_EYE] - px[:, _L.RIGHT_EYE]).T) * _EAR_TO_EYE_SPAN
+    put(
+        "face_scale",
+        np.where(ears_ok, ear_span, eye_span) / sh_width_px,
+        frontal & (ears_ok | eye_ok),
+    )
+    put("nose_drop", above_line(px[:, _L.NOSE]), frontal & ok[:, _L.NOSE])
+
+    # --- shoulder protraction and sagittal shoulder angle -------------------------------------
+    # side views: near-side landmarks in pixels, (forward, up) = (facing * x, -y)
+    prot_side, ang_side = _line_offset(
+        facing * s_px[:, 0],
+        -s_px[:, 1],
+        facing * e_px[:, 0],
+        -e_px[:, 1],
+        facing * h_px[:, 0],
+        -h_px[:, 1],
+        e_ok,
+    )
+    side_ok = is_side & s_ok & h_ok
+    # other views: midpoints in world metres projected on (forward, up)
+    hip_w = _mean_of_usable(wld[:, lh], wld[:, rh], ok[:, lh], ok[:, rh])
+
+    def sag(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return np.sum(p * fwd, -1), p @ _UP_WORLD
+
+    prot_front, ang_front = _line_offset(*sag(sh_mid_w), *sag(ear_w), *sag(hip_w), any_ear)
+    front_ok = frontal & sh_ok & any_hip
+    put("shoulder_protraction", np.where(is_side, prot_side, prot_front), side_ok | front_ok)
+    put("shoulder_angle_deg", np.where(is_side, ang_side, ang_front), side_ok | front_ok)
+
+    # --- roll, tilt, lean-in (pixels) -----------------------------------------------------------
+    d_ear = px[:, le] - px[:, re]
+    roll = np.degrees(np.arctan2(-d_ear[:, 1], d_ear[:, 0]))
+    put("head_roll_deg", roll, frontal & ears_ok & (ear_span > 0))
+    put(
+        "shoulder_tilt_deg",
+        np.degrees(np.arctan2(-d_img[:, 1], d_img[:, 0])),
+        frontal & sh_ok & (sh_width_px > 0),
+    )
+    put("lean_in", sh_width_px / wh[:, 0], frontal & sh_ok)
+
+    return Metrics(
+        values=values,
+        valid=valid,
+        view=view,
+        view_confidence=view_confidence,
+        near_side=near_side,
+    )
