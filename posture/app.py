@@ -7,6 +7,7 @@ that the same frames with the same profile and config give the same decisions ev
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,11 @@ import numpy as np
 
 from posture.adapters import models
 from posture.adapters.pose import MediaPipePose
+from posture.core.calibration import Profile
+from posture.core.config import JudgeConfig, Settings
+from posture.core.errors import ProfileError
+from posture.core.events import Event, Verdict
+from posture.core.judge import Observation
 from posture.progress import stderr_progress
 
 log = logging.getLogger(__name__)
@@ -33,10 +39,16 @@ def landmarks_json(frame: Any) -> list[list[float]] | None:
 
 
 class PhotoAnalyzer:
-    """Independent photos: IMAGE mode, one model load for the whole batch."""
+    """Independent photos: IMAGE mode, one model load for the whole batch.
 
-    def __init__(self, model: models.ResolvedModel) -> None:
+    Each photo is judged on its own by a fresh judge (no persistence between photos): its
+    instant faults are the verdict, and its state is `slouching` when it has any.
+    """
+
+    def __init__(self, model: models.ResolvedModel, settings: Settings, choice: ProfileChoice) -> None:
         self.model = model
+        self.settings = settings
+        self.choice = choice
         self._pose = MediaPipePose(model.path, mode="image")
 
     def __enter__(self) -> PhotoAnalyzer:
@@ -46,6 +58,127 @@ class PhotoAnalyzer:
         self._pose.close()
 
     def analyze(self, image: np.ndarray) -> dict[str, Any]:
-        """One photo's JSON record (`t`, `person`, `landmarks`)."""
-        frame = self._pose.detect(image, 0.0)
-        return {"t": 0.0, "person": frame.person, "landmarks": landmarks_json(frame)}
+        """One photo's JSON record (`t`, `person`, `landmarks`, `view`, `metrics`, `state`, `faults`)."""
+        from posture.pipeline import FrameAnalyzer
+
+        analysis = FrameAnalyzer(pose=self._pose, smooth=False).analyze(image, 0.0)
+        return photo_record(analysis, judge_photo(analysis, self.settings.judge, self.choice, self.model.sha256))
+
+
+def judge_photo(analysis: Any, config: JudgeConfig, choice: ProfileChoice, model_sha256: str | None) -> Verdict:
+    """The verdict on one independent photo: a fresh judge, one observation."""
+    judge = LazyJudge(config, choice, model_sha256)
+    verdict, _ = judge.feed(Observation(
+        t_s=0.0, person=analysis.person, view=analysis.view, metrics=analysis.metrics,
+        image_issue=analysis.image_issue,
+    ))
+    if not analysis.person:
+        return Verdict(t_s=0.0, state="away", reason="no person in the photo")
+    if verdict.instant_faults and verdict.state != "unknown":
+        return Verdict(t_s=0.0, state="slouching", instant_faults=verdict.instant_faults,
+                       deviations=verdict.deviations)
+    return verdict
+
+
+def photo_record(analysis: Any, verdict: Verdict) -> dict[str, Any]:
+    """The JSON shape of one analysed photo."""
+    return {
+        "t": 0.0,
+        "person": analysis.person,
+        "landmarks": landmarks_json(analysis.pose),
+        "view": analysis.view,
+        "metrics": analysis.metrics_json(),
+        "state": verdict.state,
+        "faults": list(verdict.instant_faults),
+    }
+
+
+# -- shared construction for the drivers --------------------------------------------------------
+
+UNCALIBRATED_NOTICE = (
+    "running uncalibrated: judging against population norms (side view: the clinical 50 deg CVA "
+    "cut-off mapped to our estimate, and ISO 11226's 25 deg neck flexion). For alerts that fit "
+    "you, run `posture calibrate`."
+)
+
+
+@dataclass
+class ProfileChoice:
+    """The profile a driver judges against, and whether it is the person's own."""
+
+    profile: Profile | None
+    """None: uncalibrated; the population default is chosen from the first view seen."""
+    name: str
+    calibrated: bool
+
+
+def choose_profile(name: str | None, settings: Settings, *, required: bool = False) -> ProfileChoice:
+    """The named (or configured) profile; the population default when it does not exist.
+
+    `required`: a name given explicitly on the command line must exist.
+    """
+    from posture.adapters.profiles import ProfileStore
+
+    wanted = name or settings.monitor.profile
+    store = ProfileStore()
+    if store.exists(wanted):
+        return ProfileChoice(store.load(wanted), wanted, True)
+    if required and name:
+        known = ", ".join(store.names()) or "none yet"
+        raise ProfileError(
+            f"no calibration profile named {wanted!r} (saved profiles: {known}); "
+            f"create it with `posture calibrate --profile {wanted}`"
+        )
+    return ProfileChoice(None, "default", False)
+
+
+class LazyJudge:
+    """A judge whose profile is fixed by the person's own profile, or, uncalibrated, by the view
+    family of the first frame that shows a person (side and front have different norms).
+
+    Until a person is seen the side-view default stands in: frames without a person only count
+    presence, so nothing is lost when it is replaced.
+    """
+
+    def __init__(self, config: JudgeConfig, choice: ProfileChoice, model_sha256: str | None) -> None:
+        from posture.adapters.profiles import current_metric_version, load_default_profile
+        from posture.core.judge import Judge
+
+        self._config = config
+        self._choice = choice
+        self._model_sha256 = model_sha256
+        self._metric_version = current_metric_version()
+        self._load_default = load_default_profile
+        self._make = Judge
+        self._fixed = choice.profile is not None
+        self.profile = choice.profile or load_default_profile("side_right")
+        self.judge = Judge(config, self.profile)
+        self._checked = False
+
+    def feed(self, obs: Observation) -> tuple[Verdict, list[Event]]:
+        """Route to the judge, choosing the default profile's family on the first person."""
+        from posture.core.calibration import check_profile, view_family
+
+        if obs.person and view_family(obs.view) and not self._checked:
+            self._checked = True
+            if self._fixed:
+                check_profile(self.profile, view=obs.view, metric_version=self._metric_version,
+                              model_sha256=self._model_sha256)
+            elif view_family(obs.view) != self.profile.family:
+                self.profile = self._load_default(obs.view)
+                self.judge = self._make(self._config, self.profile)
+        return self.judge.feed(obs)
+
+    def snooze(self, until_s: float) -> None:
+        """Hold alerts until `until_s`."""
+        self.judge.snooze(until_s)
+
+    def resume(self) -> None:
+        """Lift a snooze."""
+        self.judge.resume()
+
+    @property
+    def baseline_cva(self) -> float:
+        """The baseline CVA estimate for the status line (NaN when the profile has none)."""
+        b = self.profile.baseline.get("cva_deg")
+        return float(b.median) if b is not None else float("nan")

@@ -16,6 +16,7 @@ log = logging.getLogger(__name__)
 # Each module in posture.commands registers its own subparsers; listed here in help order.
 COMMAND_MODULES: tuple[str, ...] = (
     "posture.commands.models",
+    "posture.commands.monitor",
     "posture.commands.analyze",
     "posture.commands.report",
     "posture.commands.autostart",

@@ -293,6 +293,12 @@ class CameraSource:
             self._grab_t = None
 
 
+def is_live_spec(spec: str) -> bool:
+    """A camera index or a URL: live sources whose frames come in real time."""
+    text = str(spec).strip()
+    return bool(re.fullmatch(r"\d{1,3}", text) or re.match(r"^[a-z][a-z0-9+.-]*://", text, re.I))
+
+
 def open_source(spec: str | Path, *, interval_s: float = 1.0) -> FrameSource:
     """Open `--source`: a camera index (`0`), a video file, an image file or folder, or a URL."""
     text = str(spec).strip()

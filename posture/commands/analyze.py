@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from posture.adapters.camera import IMAGE_SUFFIXES, read_image
+from posture.adapters.camera import IMAGE_SUFFIXES, VIDEO_SUFFIXES, read_image
 from posture.core.errors import SourceError
 
 
@@ -18,6 +18,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="image files, folders, or one video")
     p.add_argument("--json", action="store_true", help="print the frames as JSON on stdout")
     p.add_argument("--model", type=Path, help="a .task model file to use instead of the cached one")
+    p.add_argument("--profile", help="calibration profile (default: from config, else population norms)")
+    p.add_argument("--config", type=Path, help="settings file (default: user config dir)")
+    p.add_argument("--db", type=Path, help="history database for the video's session")
+    p.add_argument("--no-store", action="store_true", help="do not store the video as a session")
+    p.add_argument("--report", choices=("html", "json"), help="also write a report of the video")
+    p.add_argument("--out", type=Path, help="where --report goes (default: next to the video)")
     p.set_defaults(func=run)
 
 
@@ -38,15 +44,30 @@ def collect_images(paths: list[Path]) -> list[Path]:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Analyse photos; print JSON or a short table."""
-    from posture.app import PhotoAnalyzer, resolve_model
+    """Analyse photos or a video; print JSON or a short summary."""
+    videos = [p for p in args.paths if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES]
+    if videos:
+        if len(args.paths) != 1:
+            raise SourceError("analyse one video at a time (photos and folders may be mixed freely)")
+        from posture.analyze_video import run_video
+
+        return run_video(args, videos[0])
+    return run_photos(args)
+
+
+def run_photos(args: argparse.Namespace) -> int:
+    """Independent photos: IMAGE mode; each photo's instant faults are its verdict."""
+    from posture.adapters.settings import load_settings
+    from posture.app import PhotoAnalyzer, choose_profile, resolve_model
     from posture.progress import stderr_progress
 
     images = collect_images(args.paths)
+    settings = load_settings(args.config).settings
+    choice = choose_profile(args.profile, settings, required=bool(args.profile))
     model = resolve_model(args.model)
     frames: list[dict[str, Any]] = []
     failed = 0
-    with PhotoAnalyzer(model) as analyzer:
+    with PhotoAnalyzer(model, settings, choice) as analyzer:
         bar = stderr_progress()("analysing photos", len(images))
         try:
             for path in images:
@@ -63,7 +84,9 @@ def run(args: argparse.Namespace) -> int:
             bar.close()
     source = str(args.paths[0]) if len(args.paths) == 1 else [str(p) for p in args.paths]
     if args.json:
-        json.dump({"source": source, "model": model.name, "frames": frames}, sys.stdout, indent=1)
+        doc = {"source": source, "model": model.name, "profile": choice.name,
+               "calibrated": choice.calibrated, "frames": frames}
+        json.dump(doc, sys.stdout, indent=1)
         sys.stdout.write("\n")
     else:
         for f in frames:

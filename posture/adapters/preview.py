@@ -1,0 +1,97 @@
+"""The `--preview` window: the frame with the detected skeleton, the angles and the state in colour.
+
+OpenCV's HighGUI needs a display; without one, opening the window fails and the preview turns
+itself off with one warning instead of stopping the monitor. The window lives on the monitor
+loop's thread (HighGUI is not thread-safe), and `waitKey(1)` keeps it responsive; pressing `q` or
+Esc in it asks the monitor to stop.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from posture.core.landmarks import SKELETON_EDGES
+
+log = logging.getLogger(__name__)
+
+STATE_COLOURS_BGR = {
+    "good": (80, 175, 76),
+    "slouching": (40, 40, 220),
+    "away": (160, 160, 160),
+    "unknown": (0, 190, 255),
+}
+WINDOW = "posture preview"
+
+
+def draw_overlay(image: np.ndarray, analysis: Any, state: str, faults: tuple[str, ...]) -> np.ndarray:
+    """A copy of `image` with the skeleton, key angles and the state drawn on it (BGR)."""
+    import cv2
+
+    out = image.copy() if image.ndim == 3 else cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    h, w = out.shape[:2]
+    colour = STATE_COLOURS_BGR.get(state, (255, 255, 255))
+    pose = analysis.pose
+    if pose.person:
+        pts = np.column_stack([pose.image_xyz[:, 0] * w, pose.image_xyz[:, 1] * h]).astype(int)
+        seen = pose.visibility > 0.5
+        for a, b in SKELETON_EDGES:
+            if seen[a] and seen[b]:
+                cv2.line(out, tuple(pts[a]), tuple(pts[b]), colour, 2, cv2.LINE_AA)
+        for i in np.flatnonzero(seen[:25]):
+            cv2.circle(out, tuple(pts[i]), 3, (255, 255, 255), -1, cv2.LINE_AA)
+    lines = [f"{state}" + (f": {', '.join(f.replace('_', ' ') for f in faults)}" if faults else "")]
+    for key, label in (("cva_deg", "CVA est"), ("neck_flexion_deg", "neck flexion")):
+        v = analysis.metrics.get(key, math.nan)
+        if not math.isnan(v):
+            lines.append(f"{label} {v:.0f} deg")
+    lines.append(f"view {analysis.view}")
+    for i, text in enumerate(lines):
+        y = 28 + i * 26
+        cv2.putText(out, text, (12, y), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (0, 0, 0), 4, cv2.LINE_AA)
+        cv2.putText(out, text, (12, y), cv2.FONT_HERSHEY_SIMPLEX, 0.7,
+                    colour if i == 0 else (255, 255, 255), 2, cv2.LINE_AA)
+    return out
+
+
+class PreviewWindow:
+    """Shows each analysed frame; disables itself when no display is available."""
+
+    def __init__(self, on_quit: Callable[[], None] | None = None) -> None:
+        self.enabled = True
+        self.on_quit = on_quit
+        self.shown = 0
+
+    def show(self, frame: Any, analysis: Any, verdict: Any) -> None:
+        """Draw and display one frame (monitor observer signature)."""
+        if not self.enabled:
+            return
+        import cv2
+
+        img = draw_overlay(frame.image, analysis, verdict.state,
+                           tuple(verdict.active_faults or verdict.instant_faults))
+        try:
+            cv2.imshow(WINDOW, img)
+            key = cv2.waitKey(1) & 0xFF
+        except cv2.error as exc:
+            self.enabled = False
+            log.warning("preview window unavailable (no display?): %s", str(exc).strip().splitlines()[-1])
+            return
+        self.shown += 1
+        if key in (ord("q"), 27) and self.on_quit is not None:
+            self.on_quit()
+
+    def close(self) -> None:
+        """Close the window if it was opened."""
+        if self.shown:
+            import cv2
+
+            try:
+                cv2.destroyWindow(WINDOW)
+                cv2.waitKey(1)
+            except cv2.error:
+                pass  # the window is already gone with its display: nothing to release

@@ -1,0 +1,186 @@
+"""`posture analyze VIDEO`: the monitor's decisions on a recorded video, as fast as it decodes.
+
+The same `FrameAnalyzer`, judge, profile and settings as the live monitor, driven by the file's
+own timestamps; the analysis rate follows the same adaptive policy, so what the monitor would
+have seen is what gets judged (`--every-frame` analyses all frames instead). The session is stored
+like a monitor session (kind `analyze`), and a truncated or corrupt file keeps what was read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from posture.adapters.camera import VideoFileSource
+from posture.adapters.pose import MediaPipePose
+from posture.core.config import Settings
+from posture.core.events import Verdict
+from posture.core.rate import AdaptiveRate, RateConfig
+from posture.pipeline import FrameAnalyzer
+from posture.session import PostureSession
+
+log = logging.getLogger(__name__)
+
+
+def analyze_video(
+    path: Path,
+    settings: Settings,
+    *,
+    model_path: Path,
+    model_sha256: str | None,
+    model_name: str,
+    profile_name: str | None = None,
+    store: Any = None,
+    every_frame: bool = False,
+    progress: Any = None,
+    wall_start: datetime | None = None,
+) -> dict[str, Any]:
+    """Run the pipeline over a video; returns the JSON document (`source`, `frames`, `summary`)."""
+    from posture.app import LazyJudge, choose_profile
+    from posture.core.summary import video_summary
+
+    choice = choose_profile(profile_name, settings, required=bool(profile_name))
+    judge = LazyJudge(settings.judge, choice, model_sha256)
+    source = VideoFileSource(path)
+    session = PostureSession(judge=judge, store=store)  # type: ignore[arg-type]
+    if store is not None:
+        store.start_session(
+            wall_start or datetime.now(UTC), kind="analyze", source=str(path),
+            profile=choice.name, model=model_name,
+        )
+    rate = AdaptiveRate(RateConfig(
+        min_fps=settings.monitor.min_fps, max_fps=settings.monitor.max_fps,
+        adaptive=settings.monitor.adaptive,
+    ))
+    frames: list[dict[str, Any]] = []
+    verdicts: list[Verdict] = []
+    bar = progress("analysing video", source.frame_count) if progress else None
+    next_due: float | None = None
+    last_t = 0.0
+    try:
+        with MediaPipePose(model_path, mode="video") as pose:
+            analyzer = FrameAnalyzer(pose=pose, detect_freeze=False)
+            while True:
+                before = source._index  # noqa: SLF001 - progress only
+                frame = source.read(not_before_s=None if every_frame else next_due)
+                if bar is not None:
+                    bar.advance(max(1, source._index - before))  # noqa: SLF001
+                if frame is None:
+                    break
+                if session.t0_s is None:
+                    session.anchor(frame.t_s, wall_start or datetime.now(UTC))
+                a = analyzer.analyze(frame.image, frame.t_s)
+                verdict, _ = session.step(a)
+                verdicts.append(verdict)
+                last_t = frame.t_s
+                frames.append({
+                    "t": round(frame.t_s, 3),
+                    "person": a.person,
+                    "view": a.view,
+                    "metrics": a.metrics_json(),
+                    "state": verdict.state,
+                    "faults": list(verdict.instant_faults),
+                })
+                busy = bool(verdict.instant_faults or verdict.active_faults)
+                next_due = frame.t_s + rate.next_interval_s(
+                    frame.t_s, state=verdict.state, busy=busy, key_metric=_key(a.metrics)
+                )
+    finally:
+        if bar is not None:
+            bar.close()
+        source.close()
+        if store is not None and session.t0_s is not None:
+            session.close(last_t + 1.0 / source.fps)
+    end_s = (last_t + 1.0 / source.fps) if frames else 0.0
+    summary = video_summary(verdicts, session.events, start_s=0.0, end_s=end_s)
+    summary["alerts"] = [
+        {"t": round(a.t_s, 3), "kind": a.kind, "text": f"{a.title}: {a.body}"} for a in session.alerts
+    ]
+    summary["frames_read"] = source._index + 1  # noqa: SLF001
+    summary["frames_analysed"] = len(frames)
+    summary["profile"] = choice.name
+    summary["calibrated"] = choice.calibrated
+    if source.frame_count and source._index + 1 < source.frame_count * 0.98:  # noqa: SLF001
+        summary["truncated"] = True
+        log.warning(
+            "%s: read %d of %d frames; the rest is unreadable (truncated or corrupt). "
+            "Keeping what was read.", path, source._index + 1, source.frame_count,  # noqa: SLF001
+        )
+    return {"source": str(path), "model": model_name, "frames": frames, "summary": summary}
+
+
+def _key(metrics: dict[str, float]) -> float:
+    v = metrics.get("cva_deg", math.nan)
+    return v if not math.isnan(v) else metrics.get("neck_angle_deg", math.nan)
+
+
+def run_video(args: argparse.Namespace, path: Path) -> int:
+    """The CLI driver: settings, model, store, progress bar, output."""
+    from posture.adapters.settings import load_settings
+    from posture.adapters.store import HistoryStore
+    from posture.app import resolve_model
+    from posture.progress import stderr_progress
+
+    settings = load_settings(args.config).settings
+    model = resolve_model(args.model)
+    store = None
+    if not args.no_store:
+        db = args.db or (Path(settings.store.path) if settings.store.path else None)
+        store = HistoryStore.open(db)
+        for notice in store.notices:
+            print(f"posture: {notice}", file=sys.stderr)
+    try:
+        doc = analyze_video(
+            path, settings, model_path=model.path, model_sha256=model.sha256,
+            model_name=model.name, profile_name=args.profile, store=store,
+            progress=stderr_progress(),
+        )
+    finally:
+        if store is not None:
+            store.close()
+    if not doc["frames"]:
+        print(f"posture: {path}: no frames could be read (empty, truncated or not a video)",
+              file=sys.stderr)
+    if args.report:
+        out = args.out or path.with_suffix(f".posture.{args.report}")
+        out.write_text(render_video_report(doc, args.report), encoding="utf-8")
+        print(f"posture: report written to {out}", file=sys.stderr)
+    if args.json:
+        json.dump(doc, sys.stdout, indent=1)
+        sys.stdout.write("\n")
+    else:
+        print(describe_summary(doc))
+    return 0 if doc["frames"] else 1
+
+
+def describe_summary(doc: dict[str, Any]) -> str:
+    """A few human lines about an analysed video."""
+    s = doc["summary"]
+    share = s["share"]
+    lines = [
+        f"{doc['source']}: {s['seconds']:.0f} s, {s['frames_analysed']} frames analysed"
+        + (" (calibrated profile)" if s.get("calibrated") else " (uncalibrated: population norms)"),
+        "time: " + ", ".join(f"{k} {100 * v:.0f} %" for k, v in share.items()),
+    ]
+    faults = {k: v for k, v in s["fault_minutes"].items() if v}
+    if faults:
+        lines.append("fault minutes: " + ", ".join(f"{k.replace('_', ' ')} {v:.1f}" for k, v in faults.items()))
+    lines.append(f"episodes: {len(s['episodes'])}, alerts: {len(s['alerts'])}")
+    for a in s["alerts"]:
+        lines.append(f"  {a['t']:7.1f} s  {a['kind']:<10} {a['text'].splitlines()[0]}")
+    return "\n".join(lines)
+
+
+def render_video_report(doc: dict[str, Any], fmt: str) -> str:
+    """JSON, or a small self-contained HTML page for a physiotherapist reviewing the recording."""
+    if fmt == "json":
+        return json.dumps(doc["summary"], indent=1)
+    from posture.report_video import render_video_html
+
+    return render_video_html(doc)

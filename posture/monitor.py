@@ -1,0 +1,365 @@
+"""The monitor loop: capture, analyse, judge, alert, record; for hours, without falling over.
+
+Theory of operation
+-------------------
+One thread runs the loop; the camera's grabber and the control socket run beside it and talk to
+it only through their queues and snapshots (see their modules). Each turn:
+
+1. drain control requests (snooze releases a live camera until the snooze ends; resume reopens);
+2. wait until the next analysis is due (the adaptive rate decides: 1 fps while steady and good,
+   up to 5 fps when something changes); files are paced by their own timestamps, in real time by
+   default or as fast as possible with `realtime=False`;
+3. read the newest frame. A lost camera is transient: status "camera unavailable", said once,
+   reopened with exponential backoff (1 s doubling to 30 s), never a crash. A missing model is
+   fatal before the loop starts;
+4. analyse (dark, blank and frozen frames become "can't see you" without running the model),
+   judge, alert and record through `PostureSession`;
+5. update the one-line status and the control socket's status snapshot.
+
+Per-frame problems (a frame that fails to decode, an odd shape) are logged and skipped; they never
+end the loop. SIGTERM and SIGINT set a stop flag; the loop ends its turn, flushes the history and
+releases the camera.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import signal
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from posture.adapters.camera import Frame, FrameSource
+from posture.adapters.control import ControlServer
+from posture.clock import Clock
+from posture.core.errors import CameraUnavailable, FrameError, SourceError
+from posture.core.events import Verdict
+from posture.core.rate import AdaptiveRate
+from posture.pipeline import FrameAnalyzer
+from posture.session import PostureSession, status_fields
+
+log = logging.getLogger(__name__)
+
+BACKOFF_START_S = 1.0
+BACKOFF_MAX_S = 30.0
+
+
+@dataclass
+class MonitorResult:
+    """What a finished run did (printed as the end-of-run summary)."""
+
+    frames: int = 0
+    analysed: int = 0
+    seconds: float = 0.0
+    camera_losses: int = 0
+    skipped_frames: int = 0
+    stopped_by: str = "end of source"
+    last_verdict: Verdict | None = None
+    state_seconds: dict[str, float] = field(default_factory=dict)
+
+
+class StatusLine:
+    """One line on a terminal, rewritten in place; on a pipe, only changes of state are logged."""
+
+    def __init__(self, stream: TextIO | None, tty: bool) -> None:
+        self.stream = stream
+        self.tty = tty
+        self._last_key: tuple[Any, ...] = ()
+        self._width = 0
+
+    def show(self, text: str, key: tuple[Any, ...]) -> None:
+        """Rewrite the line (terminal) or print it when `key` changed (pipe)."""
+        if self.stream is None:
+            return
+        if self.tty:
+            pad = max(0, self._width - len(text))
+            self.stream.write("\r" + text + " " * pad)
+            self.stream.flush()
+            self._width = len(text)
+        elif key != self._last_key:
+            self.stream.write(text + "\n")
+            self.stream.flush()
+        self._last_key = key
+
+    def end(self) -> None:
+        """Leave the terminal on a fresh line."""
+        if self.stream is not None and self.tty and self._width:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+class Monitor:
+    """The running monitor. Build it with `posture.commands.monitor` (or a test), then `run()`."""
+
+    def __init__(
+        self,
+        *,
+        source_factory: Callable[[], FrameSource],
+        analyzer: FrameAnalyzer,
+        session: PostureSession,
+        clock: Clock,
+        rate: AdaptiveRate,
+        status: StatusLine,
+        control: ControlServer | None = None,
+        realtime: bool = True,
+        baseline_cva: float = math.nan,
+        max_seconds: float | None = None,
+        observers: list[Callable[[Frame, Any, Verdict], None]] | None = None,
+    ) -> None:
+        self.source_factory = source_factory
+        self.analyzer = analyzer
+        self.session = session
+        self.clock = clock
+        self.rate = rate
+        self.status = status
+        self.control = control
+        self.realtime = realtime
+        self.baseline_cva = baseline_cva
+        self.max_seconds = max_seconds
+        self.observers = observers or []
+        self.stop_requested = threading.Event()
+        self.stop_reason = ""
+        self.source: FrameSource | None = None
+        self.snoozed_until: float | None = None  # monotonic seconds
+        self._fps_times: list[float] = []
+
+    # -- signals -------------------------------------------------------------------------
+
+    def install_signal_handlers(self) -> Callable[[], None]:
+        """SIGTERM/SIGINT stop the loop cleanly; returns a function restoring the old handlers."""
+        old = {}
+
+        def handler(signum: int, _frame: object) -> None:
+            self.stop(signal.Signals(signum).name)
+
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            old[sig] = signal.signal(sig, handler)
+        return lambda: [signal.signal(s, h) for s, h in old.items()] and None
+
+    def stop(self, reason: str) -> None:
+        """Ask the loop to end after the current turn."""
+        self.stop_reason = reason
+        self.stop_requested.set()
+
+    # -- the loop ------------------------------------------------------------------------
+
+    def run(self) -> MonitorResult:
+        """Run until the source ends, `max_seconds` pass, or a stop is requested."""
+        result = MonitorResult()
+        self.source = self._open_with_backoff(result)
+        if self.source is None:
+            result.stopped_by = self.stop_reason or "stopped"
+            return result
+        live = self.source.live
+        start_mono = self.clock.monotonic()
+        start_wall = self.clock.now_utc()
+        next_due: float | None = None  # stream time of the next analysis
+        file_t0: float | None = None
+        last_t = -math.inf
+        try:
+            while not self.stop_requested.is_set():
+                self._drain_control()
+                if self._snoozing(live):
+                    continue
+                if self.max_seconds is not None and self.clock.monotonic() - start_mono >= self.max_seconds:
+                    result.stopped_by = "time limit"
+                    break
+                if live and next_due is not None:
+                    self.clock.sleep(next_due - self.clock.monotonic())
+                try:
+                    frame = self.source.read(not_before_s=None if live else next_due)
+                except CameraUnavailable as exc:
+                    self._camera_lost(exc, result)
+                    if self.source is None:
+                        break
+                    next_due = None
+                    continue
+                except SourceError as exc:
+                    log.warning("%s", exc)
+                    result.stopped_by = f"source error: {exc}"
+                    break
+                if frame is None:
+                    result.stopped_by = "end of source"
+                    break
+                result.frames += 1
+                if not live:
+                    if file_t0 is None:
+                        file_t0 = frame.t_s
+                    if self.realtime:
+                        self.clock.sleep(start_mono + (frame.t_s - file_t0) - self.clock.monotonic())
+                t_s = frame.t_s
+                if t_s <= last_t:
+                    result.skipped_frames += 1
+                    continue
+                if self.session.t0_s is None:
+                    self.session.anchor(t_s, start_wall)
+                verdict = self._turn(frame, result)
+                if verdict is None:
+                    continue
+                last_t = t_s
+                busy = bool(verdict.instant_faults or verdict.active_faults)
+                interval = self.rate.next_interval_s(
+                    t_s, state=verdict.state, busy=busy,
+                    key_metric=self._key_metric(),
+                )
+                next_due = t_s + interval
+        finally:
+            self._shutdown(result, last_t)
+        if self.stop_requested.is_set():
+            result.stopped_by = self.stop_reason or "stopped"
+        return result
+
+    def _key_metric(self) -> float:
+        a = self._last_analysis
+        if a is None:
+            return math.nan
+        v = a.metrics.get("cva_deg", math.nan)
+        return v if not math.isnan(v) else a.metrics.get("neck_angle_deg", math.nan)
+
+    _last_analysis: Any = None
+
+    def _turn(self, frame: Frame, result: MonitorResult) -> Verdict | None:
+        try:
+            analysis = self.analyzer.analyze(frame.image, frame.t_s)
+        except FrameError as exc:
+            result.skipped_frames += 1
+            log.warning("skipped frame %d: %s", frame.index, exc)
+            return None
+        self._last_analysis = analysis
+        verdict, _events = self.session.step(analysis)
+        result.analysed += 1
+        result.last_verdict = verdict
+        self._show(verdict, analysis)
+        for observer in self.observers:
+            observer(frame, analysis, verdict)
+        return verdict
+
+    def _fps(self) -> float:
+        now = self.clock.monotonic()
+        self._fps_times.append(now)
+        self._fps_times = [t for t in self._fps_times if now - t <= 10.0]
+        if len(self._fps_times) < 2:
+            return 0.0
+        span = self._fps_times[-1] - self._fps_times[0]
+        return (len(self._fps_times) - 1) / span if span > 0 else 0.0
+
+    def _show(self, verdict: Verdict, analysis: Any) -> None:
+        fields = status_fields(verdict, analysis, self.baseline_cva)
+        fields["fps"] = round(self._fps(), 1)
+        if self.snoozed_until is not None:
+            fields["snoozed_for_s"] = round(self.snoozed_until - self.clock.monotonic())
+        if self.control is not None:
+            self.control.status = fields
+        self.status.show(format_status(fields), (fields["state"], tuple(fields["faults"])))
+
+    def _snoozing(self, live: bool) -> bool:
+        """While snoozed, a live camera is released and the loop idles; returns True to skip."""
+        if self.snoozed_until is None:
+            return False
+        now = self.clock.monotonic()
+        if now >= self.snoozed_until:
+            self._resume()
+            return False
+        if not live:
+            return False  # files keep playing; the judge holds the alerts
+        if self.source is not None:
+            self.source.close()
+            self.source = None
+            log.info("camera released while snoozed")
+        self.status.show(f"snoozed for {format_s(self.snoozed_until - now)}", ("snoozed",))
+        if self.control is not None:
+            self.control.status = {"state": "snoozed", "snoozed_for_s": round(self.snoozed_until - now)}
+        self.clock.sleep(min(1.0, self.snoozed_until - now))
+        return True
+
+    def _drain_control(self) -> None:
+        if self.control is None:
+            return
+        while not self.control.requests.empty():
+            req = self.control.requests.get_nowait()
+            now = self.clock.monotonic()
+            if req.cmd == "snooze":
+                self.snoozed_until = now + req.seconds
+                last = self._last_analysis.t_s if self._last_analysis is not None else 0.0
+                self.session.judge.snooze(last + req.seconds)
+                log.info("snoozed for %s", format_s(req.seconds))
+            elif req.cmd == "resume":
+                self._resume()
+
+    def _resume(self) -> None:
+        self.snoozed_until = None
+        self.session.judge.resume()
+        if self.source is None:
+            self.source = self._open_with_backoff(MonitorResult())
+            self.analyzer.reset()
+            self.rate.kick(self.clock.monotonic())
+
+    def _camera_lost(self, exc: CameraUnavailable, result: MonitorResult) -> None:
+        result.camera_losses += 1
+        log.warning("camera unavailable: %s; retrying with backoff", exc)
+        self.status.show("camera unavailable, retrying", ("camera unavailable",))
+        if self.control is not None:
+            self.control.status = {"state": "camera unavailable", "reason": str(exc)}
+        if self.source is not None:
+            self.source.close()
+        self.source = self._open_with_backoff(result, reopen=True)
+        self.analyzer.reset()
+
+    def _open_with_backoff(self, result: MonitorResult, reopen: bool = False) -> FrameSource | None:
+        """Open the source, retrying camera errors with backoff until it works or a stop comes.
+
+        Said once per outage, not every retry.
+        """
+        delay = BACKOFF_START_S
+        said = reopen
+        while not self.stop_requested.is_set():
+            try:
+                source = self.source_factory()
+                if said:
+                    log.warning("camera is back")
+                return source
+            except CameraUnavailable as exc:
+                if not said:
+                    log.warning("%s; retrying with backoff (up to %.0f s apart)", exc, BACKOFF_MAX_S)
+                    said = True
+                self.status.show("camera unavailable, retrying", ("camera unavailable",))
+                self.clock.sleep(delay)
+                delay = min(delay * 2, BACKOFF_MAX_S)
+        return None
+
+    def _shutdown(self, result: MonitorResult, last_t: float) -> None:
+        self.status.end()
+        if self.source is not None:
+            self.source.close()
+            self.source = None
+        if math.isfinite(last_t):
+            self.session.close(last_t)
+        result.seconds = max(0.0, last_t - (self.session.t0_s or 0.0)) if math.isfinite(last_t) else 0.0
+
+
+def format_s(seconds: float) -> str:
+    """`29 min 59 s` style for the status line."""
+    s = max(0, int(round(seconds)))
+    m, s = divmod(s, 60)
+    return f"{m} min {s:02d} s" if m else f"{s} s"
+
+
+def format_status(f: dict[str, Any]) -> str:
+    """The one status line: state, CVA estimate and change from baseline, faults, fps."""
+    parts = [f"posture: {f['state']}"]
+    if f.get("reason") and f["state"] in ("unknown", "away"):
+        parts[-1] += f" ({f['reason']})"
+    if f.get("cva_deg") is not None:
+        change = f.get("cva_change_deg")
+        parts.append(
+            f"CVA est {f['cva_deg']:.0f} deg" + (f" ({change:+.0f} vs baseline)" if change is not None else "")
+        )
+    if f.get("faults"):
+        parts.append("faults: " + ", ".join(x.replace("_", " ") for x in f["faults"]))
+    if f.get("fps"):
+        parts.append(f"{f['fps']:.1f} fps")
+    if f.get("snoozed_for_s"):
+        parts.append(f"alerts snoozed {format_s(f['snoozed_for_s'])}")
+    return " | ".join(parts)

@@ -1,0 +1,111 @@
+"""Builds a `Monitor` from settings and command-line arguments (the monitor's composition root)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from posture.adapters.camera import FrameSource, is_live_spec, open_source
+from posture.adapters.control import ControlServer
+from posture.adapters.notify import build_notifier
+from posture.adapters.pose import MediaPipePose
+from posture.adapters.store import HistoryStore
+from posture.app import UNCALIBRATED_NOTICE, LazyJudge, choose_profile, resolve_model
+from posture.clock import Clock, SystemClock
+from posture.core.config import Settings
+from posture.core.errors import ControlError
+from posture.core.rate import AdaptiveRate, RateConfig
+from posture.monitor import Monitor, StatusLine
+from posture.pipeline import FrameAnalyzer
+from posture.session import PostureSession
+
+log = logging.getLogger(__name__)
+
+
+def build_monitor(
+    args: argparse.Namespace, settings: Settings, *, clock: Clock | None = None
+) -> tuple[Monitor, Callable[[], None]]:
+    """Everything `posture monitor` runs; returns the monitor and a cleanup function.
+
+    Fatal problems (no model, unusable history directory, bad profile) raise here, before any
+    camera is opened, so they surface at start and not an hour later.
+    """
+    clock = clock or SystemClock()
+    cleanups: list[Callable[[], None]] = []
+
+    def cleanup() -> None:
+        for fn in reversed(cleanups):
+            with contextlib.suppress(Exception):  # best effort: every resource gets its chance
+                fn()
+
+    try:
+        model = resolve_model(args.model)
+        choice = choose_profile(args.profile, settings, required=bool(args.profile))
+        if not choice.calibrated:
+            print(f"posture: {UNCALIBRATED_NOTICE}", file=sys.stderr)
+        db_path = args.db or (Path(settings.store.path) if settings.store.path else None)
+        store = HistoryStore.open(db_path)
+        cleanups.append(store.close)
+        for notice in store.notices:
+            print(f"posture: {notice}", file=sys.stderr)
+        source_spec = args.source or settings.monitor.source
+        pose = MediaPipePose(model.path, mode="video")
+        cleanups.append(pose.close)
+        judge = LazyJudge(settings.judge, choice, model.sha256)
+        notifier = build_notifier(
+            ("console",) if args.no_notify else settings.notify.backends
+        )
+        session = PostureSession(judge=judge, store=store, notifier=notifier)  # type: ignore[arg-type]
+        store.start_session(
+            clock.now_utc(), kind="monitor", source=str(source_spec), profile=choice.name,
+            model=model.name,
+        )
+        control: ControlServer | None = None
+        if not args.no_control:
+            try:
+                control = ControlServer()
+                control.start()
+                cleanups.append(control.close)
+            except ControlError as exc:
+                if "already running" in str(exc):
+                    raise
+                log.warning("control channel unavailable: %s", exc)
+                control = None
+        source_factory = _source_factory(str(source_spec))
+        live = is_live_spec(str(source_spec))
+        analyzer = FrameAnalyzer(pose=pose, detect_freeze=live)
+        observers: list[Callable[..., None]] = []
+        if args.preview:
+            from posture.adapters.preview import PreviewWindow
+
+            preview = PreviewWindow()
+            cleanups.append(preview.close)
+            observers.append(preview.show)
+        rate = AdaptiveRate(RateConfig(
+            min_fps=settings.monitor.min_fps, max_fps=settings.monitor.max_fps,
+            adaptive=settings.monitor.adaptive,
+        ))
+        monitor = Monitor(
+            source_factory=source_factory, analyzer=analyzer, observers=observers, session=session, clock=clock, rate=rate,
+            status=StatusLine(sys.stderr, sys.stderr.isatty()), control=control,
+            realtime=not args.fast, baseline_cva=judge.baseline_cva,
+            max_seconds=args.max_seconds,
+        )
+        for obs in observers:
+            owner = getattr(obs, "__self__", None)
+            if owner is not None and hasattr(owner, "on_quit"):
+                owner.on_quit = lambda: monitor.stop("preview window closed")
+        restore = monitor.install_signal_handlers()
+        cleanups.append(restore)
+        return monitor, cleanup
+    except BaseException:
+        cleanup()
+        raise
+
+
+def _source_factory(spec: str) -> Callable[[], FrameSource]:
+    return lambda: open_source(spec)
