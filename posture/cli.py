@@ -17,6 +17,7 @@ log = logging.getLogger(__name__)
 COMMAND_MODULES: tuple[str, ...] = (
     "posture.commands.models",
     "posture.commands.monitor",
+    "posture.commands.calibrate",
     "posture.commands.analyze",
     "posture.commands.report",
     "posture.commands.autostart",

@@ -33,9 +33,25 @@ sys.path.insert(0, str(REPO))
 from posture.core.geometry import compute_metrics  # noqa: E402
 from posture.core.landmarks import PoseBatch, PoseFrame  # noqa: E402
 
-DATA = REPO.parent / "shared" / "data" / "sitting-side"
+def find_data_dir() -> Path:
+    """The photos: $POSTURE_SITTING_SIDE, else ../shared/data/sitting-side beside the checkout,
+    else /work/shared/data/sitting-side (where the development machines keep it)."""
+    import os
+
+    candidates = [
+        Path(os.environ["POSTURE_SITTING_SIDE"]) if os.environ.get("POSTURE_SITTING_SIDE") else None,
+        REPO.parent / "shared" / "data" / "sitting-side",
+        Path("/work/shared/data/sitting-side"),
+    ]
+    for c in candidates:
+        if c is not None and (c / "labels.csv").is_file():
+            return c
+    return candidates[1]  # type: ignore[return-value]
+
+
+DATA = find_data_dir()
 CACHE = REPO / "tests" / "data" / "sitting_side_landmarks.npz"
-DEFAULT_MODEL = Path("/tmp/venvtest/full.task")
+DEFAULT_MODEL: Path | None = None  # None: the verified cached model (posture models path)
 CLINICAL_CVA_CUTOFF_DEG = 50.0
 # Rounded from the best OR rule on this set; the neck-flexion cut sits near ISO 11226's 25 deg
 # "not acceptable when held" plus the model's forward bias of the world head.
@@ -238,7 +254,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.from_cache:
         batch, meta = load_cache()
     else:
-        frames = detect_photos([DATA / r["file"] for r in rows], args.model)
+        model = args.model
+        if model is None:
+            from posture.adapters.models import resolve
+
+            model = resolve().path
+        frames = detect_photos([DATA / r["file"] for r in rows], model)
         batch = PoseBatch.from_frames(frames)
         if not args.no_write:
             save_cache(batch, rows)

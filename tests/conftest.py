@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SITTING_SIDE = REPO.parent / "shared" / "data" / "sitting-side"
 
 
 @pytest.fixture(autouse=True)

@@ -18,7 +18,6 @@ from posture.core.geometry import compute_metrics
 
 REPO = Path(__file__).resolve().parents[1]
 CACHE = REPO / "tests" / "data" / "sitting_side_landmarks.npz"
-DATA = REPO.parent / "shared" / "data" / "sitting-side"
 
 # Recommended default side-view rule (see the study): bad if either holds.
 RULE_CVA_BELOW_DEG = 51.0
@@ -36,6 +35,7 @@ def _load_study() -> ModuleType:
 
 
 study = _load_study()
+DATA = study.DATA
 
 
 @pytest.fixture(scope="module")
@@ -87,6 +87,8 @@ def test_recommended_rule_balanced_accuracy(cached) -> None:  # type: ignore[no-
 def test_model_still_matches_cached_landmarks(model_path: Path, cached) -> None:  # type: ignore[no-untyped-def]
     batch, meta, m = cached
     picks = [0, 40, 95]
+    if not (DATA / "labels.csv").is_file():
+        pytest.skip(f"the sitting-side photos are not at {DATA} (set POSTURE_SITTING_SIDE)")
     frames = study.detect_photos([DATA / meta["photo"][i] for i in picks], model_path)
     for i, f in zip(picks, frames, strict=True):
         assert f.person == bool(batch.person[i])

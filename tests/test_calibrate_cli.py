@@ -1,0 +1,132 @@
+"""`posture calibrate` end to end: real model, generated clips, quality gates, saved profiles."""
+
+from __future__ import annotations
+
+import csv
+import json
+import stat
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import skimage.data
+
+from posture.cli import main
+from posture.testing import moving_photo_clip
+
+SITTING = Path(__file__).resolve().parents[2] / "shared" / "data" / "sitting-side"
+if not (SITTING / "labels.csv").is_file():
+    SITTING = Path("/work/shared/data/sitting-side")
+
+
+def write_clip(frames: list[np.ndarray], path: Path, fps: float = 10.0) -> Path:
+    h, w = frames[0].shape[:2]
+    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (w, h))
+    for f in frames:
+        out.write(f)
+    out.release()
+    return path
+
+
+@pytest.fixture(scope="module")
+def upright_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    frames = moving_photo_clip(skimage.data.astronaut()[:, :, ::-1], n=40, size=(480, 360))
+    return write_clip(frames, tmp_path_factory.mktemp("clips") / "upright.avi")
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_calibrate_saves_private_profile_and_lists_it(
+    upright_clip: Path, model_path: Path, capsys: pytest.CaptureFixture[str], isolated_home: Path
+) -> None:
+    code, _, err = run(capsys, "calibrate", "--source", str(upright_clip), "--profile", "desk",
+                       "--seconds", "3", "--model", str(model_path), "--no-glance")
+    assert code == 0, err
+    assert "Saved profile 'desk'" in err
+    path = isolated_home / ".local/share/posture/profiles/desk.json"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    data = json.loads(path.read_text())
+    assert data["view"] in ("front", "three_quarter")
+    assert data["model"]["sha256"] and data["metric_version"] >= 1
+    assert {"face_scale", "head_drop"} <= set(data["baseline"])
+    code, out, _ = run(capsys, "calibrate", "--list", "--json")
+    assert [p["name"] for p in json.loads(out)["profiles"]] == ["desk"]
+    # the monitor's decisions on the same clip with that profile: upright, so good
+    code, out, _ = run(capsys, "analyze", str(upright_clip), "--profile", "desk", "--json",
+                       "--model", str(model_path), "--no-store")
+    doc = json.loads(out)
+    assert doc["summary"]["calibrated"] is True
+    assert doc["summary"]["share"]["slouching"] == 0.0
+    code, out, _ = run(capsys, "calibrate", "--delete", "desk")
+    assert code == 0 and not path.exists()
+
+
+def test_dark_clip_is_refused_with_a_fix(
+    tmp_path: Path, model_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    frames = [(f.astype(np.float32) * 0.04).astype(np.uint8)
+              for f in moving_photo_clip(skimage.data.astronaut()[:, :, ::-1], n=30, size=(320, 240))]
+    clip = write_clip(frames, tmp_path / "dark.avi")
+    code, _, err = run(capsys, "calibrate", "--source", str(clip), "--seconds", "2",
+                       "--model", str(model_path), "--no-glance")
+    assert code == 1
+    assert "dark" in err and "Fix:" in err
+    assert not (Path.home() / ".local/share/posture/profiles/desk.json").exists()
+
+
+def test_empty_source_says_no_person(
+    tmp_path: Path, model_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rng = np.random.default_rng(1)
+    frames = [np.clip(rng.normal(128, 30, (240, 320, 3)), 0, 255).astype(np.uint8) for _ in range(30)]
+    clip = write_clip(frames, tmp_path / "empty.avi")
+    code, _, err = run(capsys, "calibrate", "--source", str(clip), "--seconds", "2",
+                       "--model", str(model_path), "--no-glance")
+    assert code == 1
+    assert "no person" in err.lower() and "Fix:" in err
+
+
+@pytest.mark.skipif(not SITTING.is_dir(), reason="sitting-side photos not found")
+def test_moving_person_is_refused(tmp_path: Path, model_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = list(csv.DictReader(open(SITTING / "labels.csv")))
+    good = next(r["file"] for r in rows if r["label"] == "good" and r["session"] == "20241012")
+    bad = next(r["file"] for r in rows if r["label"] == "bad" and r["session"] == "20241012")
+    a, b = (cv2.imread(str(SITTING / f)) for f in (good, bad))
+    frames = [a if (i // 3) % 2 else b for i in range(40)]  # sitting up and slumping, over and over
+    clip = write_clip(frames, tmp_path / "moving.avi")
+    code, _, err = run(capsys, "calibrate", "--source", str(clip), "--seconds", "3.5",
+                       "--model", str(model_path), "--no-glance")
+    assert code == 1
+    assert "too much movement" in err and "Fix:" in err
+
+
+def test_bad_profile_names_and_unknown_delete(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "calibrate", "--delete", "nope")
+    assert code == 1 and "no profile named 'nope'" in err
+    code, _, err = run(capsys, "calibrate", "--profile", "../evil", "--source", "/nonexistent.avi")
+    assert code == 1 and "invalid profile name" in err
+
+
+@pytest.mark.skipif(not SITTING.is_dir(), reason="sitting-side photos not found")
+def test_glance_step_from_a_file_learns_the_range(
+    tmp_path: Path, model_path: Path, capsys: pytest.CaptureFixture[str], isolated_home: Path
+) -> None:
+    rows = list(csv.DictReader(open(SITTING / "labels.csv")))
+    good = next(r["file"] for r in rows if r["label"] == "good" and r["session"] == "20241012")
+    bad = next(r["file"] for r in rows if r["label"] == "bad" and r["session"] == "20241012")
+    a, b = (cv2.imread(str(SITTING / f)) for f in (good, bad))
+    neutral = moving_photo_clip(a, n=40, size=(480, 480), seed=3)
+    glances = [b if (i // 5) % 2 else a for i in range(40)]  # glance down and back, twice a second
+    clip = write_clip(neutral + [cv2.resize(g, (480, 480)) for g in glances], tmp_path / "glance.avi")
+    code, _, err = run(capsys, "calibrate", "--source", str(clip), "--seconds", "4", "--glance",
+                       "--glance-seconds", "4", "--model", str(model_path), "--profile", "side")
+    assert code == 0, err
+    data = json.loads((isolated_home / ".local/share/posture/profiles/side.json").read_text())
+    assert data["view"].startswith("side")
+    assert data["glance"].get("cva_deg", 0) > 5.0, data["glance"]
