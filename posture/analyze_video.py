@@ -13,13 +13,15 @@ import json
 import logging
 import math
 import sys
-from datetime import UTC, datetime
+import tempfile
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from posture.adapters.camera import VideoFileSource
 from posture.adapters.pose import MediaPipePose
 from posture.core.config import Settings
+from posture.core.errors import ReportError
 from posture.core.events import Verdict
 from posture.core.rate import AdaptiveRate, RateConfig
 from posture.pipeline import FrameAnalyzer
@@ -130,26 +132,41 @@ def run_video(args: argparse.Namespace, path: Path) -> int:
     settings = load_settings(args.config).settings
     model = resolve_model(args.model)
     store = None
+    tmp: tempfile.TemporaryDirectory[str] | None = None
     if not args.no_store:
         db = args.db or (Path(settings.store.path) if settings.store.path else None)
+    elif args.report == "html":
+        tmp = tempfile.TemporaryDirectory(prefix="posture-analyze-")  # the HTML reads a store
+        db = Path(tmp.name) / "history.sqlite3"
+    if not args.no_store or tmp is not None:
         store = HistoryStore.open(db)
         for notice in store.notices:
             print(f"posture: {notice}", file=sys.stderr)
+    html = None
     try:
+        wall_start = datetime.now(UTC)
         doc = analyze_video(
             path, settings, model_path=model.path, model_sha256=model.sha256,
             model_name=model.name, profile_name=args.profile, store=store,
-            progress=stderr_progress(),
+            progress=stderr_progress(), wall_start=wall_start,
         )
+        if args.report == "html" and store is not None and doc["frames"]:
+            html = render_session_html(store, wall_start, doc["summary"]["seconds"])
     finally:
         if store is not None:
             store.close()
+        if tmp is not None:
+            tmp.cleanup()
     if not doc["frames"]:
         print(f"posture: {path}: no frames could be read (empty, truncated or not a video)",
               file=sys.stderr)
-    if args.report:
+    if args.report and doc["frames"]:
         out = args.out or path.with_suffix(f".posture.{args.report}")
-        out.write_text(render_video_report(doc, args.report), encoding="utf-8")
+        text = html if args.report == "html" else json.dumps(doc["summary"], indent=1)
+        try:
+            out.write_text(text or "", encoding="utf-8")
+        except OSError as exc:
+            raise ReportError(f"cannot write the report to {out}: {exc.strerror}; choose another --out") from exc
         print(f"posture: report written to {out}", file=sys.stderr)
     if args.json:
         json.dump(doc, sys.stdout, indent=1)
@@ -177,10 +194,16 @@ def describe_summary(doc: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def render_video_report(doc: dict[str, Any], fmt: str) -> str:
-    """JSON, or a small self-contained HTML page for a physiotherapist reviewing the recording."""
-    if fmt == "json":
-        return json.dumps(doc["summary"], indent=1)
-    from posture.report_video import render_video_html
+def render_session_html(store: Any, wall_start: datetime, seconds: float) -> str:
+    """The full HTML report (score, timeline, angles, faults, alerts, episodes) of this video's
+    session, dated from when the analysis ran (the video has no wall clock of its own)."""
+    from posture.commands.report import local_tz
+    from posture.core.summary import summarize
+    from posture.report_html import render_html
 
-    return render_video_html(doc)
+    tz, tz_name = local_tz(None)
+    start = wall_start.timestamp()
+    history = store.load_history(start - 1.0, start + seconds + 60.0, kinds=("analyze",))
+    day = wall_start.astimezone(tz).date()
+    last = (wall_start + timedelta(seconds=seconds)).astimezone(tz).date()
+    return render_html(summarize(history, day, last, tz), tz, tz_name=tz_name)

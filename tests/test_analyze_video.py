@@ -1,0 +1,123 @@
+"""`posture analyze VIDEO`: the monitor's decisions on a generated clip, stored as a session."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sqlite3
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from posture.cli import main
+from posture.testing import moving_photo_clip
+
+SITTING = Path(__file__).resolve().parents[2] / "shared" / "data" / "sitting-side"
+if not (SITTING / "labels.csv").is_file():
+    SITTING = Path("/work/shared/data/sitting-side")
+FPS = 5.0
+
+pytestmark = pytest.mark.skipif(not SITTING.is_dir(), reason="sitting-side photos not found")
+
+
+def _photo(label: str) -> np.ndarray:
+    """Session 20241012: the same person at the same desk, clearly upright or head clearly forward."""
+    rows = list(csv.DictReader(open(SITTING / "labels.csv")))
+
+    def clear(r: dict[str, str]) -> bool:
+        angle = float(r["annotated_head_shoulder_angle_deg"])
+        return angle > 70 if label == "good" else angle < 40
+
+    name = next(r["file"] for r in rows
+                if r["label"] == label and r["session"] == "20241012" and clear(r))
+    return cv2.imread(str(SITTING / name))
+
+
+@pytest.fixture(scope="module")
+def slouch_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    good, bad = _photo("good"), _photo("bad")
+    frames = (
+        moving_photo_clip(good, n=int(20 * FPS), size=(360, 360), seed=1)
+        + moving_photo_clip(bad, n=int(45 * FPS), size=(360, 360), seed=2)
+        + moving_photo_clip(good, n=int(25 * FPS), size=(360, 360), seed=3)
+    )
+    path = tmp_path_factory.mktemp("clips") / "slouch.avi"
+    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), FPS, (360, 360))
+    for f in frames:
+        out.write(f)
+    out.release()
+    return path
+
+
+def test_analyze_finds_the_episode_and_nudges_in_time(
+    slouch_clip: Path, model_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "h.sqlite3"
+    code = main(["analyze", str(slouch_clip), "--json", "--model", str(model_path), "--db", str(db),
+                 "--report", "html", "--out", str(tmp_path / "r.html")])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    doc = json.loads(out)
+    frames = doc["frames"]
+    assert {"t", "person", "view", "metrics", "state", "faults"} <= set(frames[0])
+    seen = [f for f in frames if f["person"]]
+    assert sum(f["view"].startswith("side") for f in seen) >= 0.9 * len(seen)
+    s = doc["summary"]
+    assert s["seconds"] == pytest.approx(90.0, abs=0.5)
+    assert set(s["share"]) == {"good", "slouching", "away", "unknown"}
+    assert set(s["fault_minutes"]) == {"forward_head", "head_drop", "rounded_shoulders",
+                                       "leaning_in", "head_tilt"}
+    # exactly one episode: the head went forward at 20 s and came back at 65 s
+    assert len(s["episodes"]) == 1, s["episodes"]
+    ep = s["episodes"][0]
+    assert "forward_head" in ep["faults"]
+    assert 19.0 <= ep["start"] <= 22.0
+    assert 65.0 <= ep["end"] <= 76.0  # recovery needs 8 of 10 s good
+    nudges = [a for a in s["alerts"] if a["kind"] == "nudge"]
+    assert len(nudges) == 1
+    assert 30.0 <= nudges[0]["t"] - ep["start"] <= 45.0, "first nudge 30-45 s after the fault began"
+    assert "Head forward" in nudges[0]["text"]
+    # slouching from the moment the episode is confirmed until recovery; never before it began
+    assert 0.2 <= s["share"]["slouching"] <= 0.6
+    assert s["fault_minutes"]["forward_head"] > 0.3
+    assert all(f["state"] != "slouching" for f in frames if f["t"] < 19.0)
+    # the same decisions, stored as an `analyze` session
+    with sqlite3.connect(db) as conn:
+        kinds = [r[0] for r in conn.execute("SELECT kind FROM sessions")]
+        n_ep = conn.execute("SELECT COUNT(*) FROM episodes").fetchone()[0]
+        n_alerts = conn.execute("SELECT COUNT(*) FROM alerts WHERE kind = 'nudge'").fetchone()[0]
+    assert kinds == ["analyze"] and n_ep == 1 and n_alerts == 1
+    html = (tmp_path / "r.html").read_text()
+    assert 'id="chart-timeline"' in html and "data:image/png;base64," in html
+
+
+def test_truncated_video_keeps_what_was_read(
+    slouch_clip: Path, model_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = slouch_clip.read_bytes()
+    cut = tmp_path / "cut.avi"
+    cut.write_bytes(data[: len(data) // 3])
+    db = tmp_path / "h.sqlite3"
+    code = main(["analyze", str(cut), "--json", "--model", str(model_path), "--db", str(db)])
+    out, err = capsys.readouterr()
+    doc = json.loads(out)
+    assert code == 0
+    assert 10.0 <= doc["summary"]["seconds"] <= 40.0
+    with sqlite3.connect(db) as conn:
+        (n,) = conn.execute("SELECT COUNT(*) FROM samples").fetchone()
+        (end,) = conn.execute("SELECT end_unix FROM sessions").fetchone()
+    assert n >= 10 and end is not None
+
+
+@pytest.mark.parametrize("content", [b"", b"this is not a video at all" * 100])
+def test_unreadable_video_is_a_clear_error(
+    content: bytes, model_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "broken.mp4"
+    bad.write_bytes(content)
+    code = main(["analyze", str(bad), "--model", str(model_path), "--db", str(tmp_path / "h.db")])
+    _, err = capsys.readouterr()
+    assert code == 1
+    assert "broken.mp4" in err
