@@ -59,8 +59,10 @@ class PhotoAnalyzer:
 
     def analyze(self, image: np.ndarray) -> dict[str, Any]:
         """One photo's JSON record (`t`, `person`, `landmarks`, `view`, `metrics`, `state`, `faults`)."""
+        from posture.adapters.pose import to_rgb
         from posture.pipeline import FrameAnalyzer
 
+        to_rgb(image)  # FrameError for empty, tiny, huge or malformed photos, before any check
         analysis = FrameAnalyzer(pose=self._pose, smooth=False).analyze(image, 0.0)
         return photo_record(analysis, judge_photo(analysis, self.settings.judge, self.choice, self.model.sha256))
 

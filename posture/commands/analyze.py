@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from posture.adapters.camera import IMAGE_SUFFIXES, VIDEO_SUFFIXES, read_image
-from posture.core.errors import SourceError
+from posture.core.errors import FrameError, SourceError
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -72,13 +72,12 @@ def run_photos(args: argparse.Namespace) -> int:
         try:
             for path in images:
                 try:
-                    image = read_image(path)
-                except SourceError as exc:
-                    print(f"posture: skipped {exc}", file=sys.stderr)
+                    frames.append({"path": str(path), **analyzer.analyze(read_image(path))})
+                except (SourceError, FrameError) as exc:
+                    where = "" if str(path) in str(exc) else f"{path}: "
+                    print(f"posture: skipped {where}{exc}", file=sys.stderr)
                     frames.append({"path": str(path), "t": 0.0, "person": False, "error": str(exc)})
                     failed += 1
-                    continue
-                frames.append({"path": str(path), **analyzer.analyze(image)})
                 bar.advance(1)
         finally:
             bar.close()

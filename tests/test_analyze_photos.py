@@ -1,0 +1,99 @@
+"""`posture analyze PHOTO... --json`: real photos through the real model, stable JSON shape."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import pytest
+import skimage.data
+
+from posture.cli import main
+
+METRIC_KEYS = {"cva_deg", "neck_angle_deg", "neck_flexion_deg", "head_drop", "face_scale",
+               "nose_drop", "shoulder_protraction", "shoulder_angle_deg", "head_roll_deg",
+               "shoulder_tilt_deg", "lean_in"}
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("photos")
+    cv2.imwrite(str(d / "a_astronaut.png"), skimage.data.astronaut()[:, :, ::-1])
+    cv2.imwrite(str(d / "b_camera.jpg"), skimage.data.camera())
+    cv2.imwrite(str(d / "c_empty.png"), (skimage.data.astronaut()[:40, :40] * 0 + 200))
+    return d
+
+
+def _json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict, str]:  # type: ignore[type-arg]
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, (json.loads(out) if out.strip().startswith("{") else {}), err
+
+
+def test_folder_of_photos_json_shape(
+    photos: Path, model_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, doc, _ = _json(capsys, "analyze", str(photos), "--json", "--model", str(model_path))
+    assert code == 0
+    frames = doc["frames"]
+    assert [Path(f["path"]).name for f in frames] == ["a_astronaut.png", "b_camera.jpg", "c_empty.png"]
+    astro, cam, empty = frames
+    for f in (astro, cam):
+        assert f["person"] is True and f["t"] == 0.0
+        assert len(f["landmarks"]) == 33 and all(len(p) == 4 for p in f["landmarks"])
+        assert set(f["metrics"]) == METRIC_KEYS
+        assert f["state"] in ("good", "slouching", "unknown")
+        assert isinstance(f["faults"], list)
+    assert astro["view"] == "front"
+    assert cam["view"] in ("side_left", "side_right", "three_quarter")
+    # the man at the camcorder leans his head further forward than the upright astronaut
+    assert cam["metrics"]["neck_flexion_deg"] > astro["metrics"]["neck_flexion_deg"] + 10
+    assert astro["metrics"]["cva_deg"] is None  # the CVA estimate needs a side view
+    assert empty["person"] is False and empty["landmarks"] is None and empty["state"] == "away"
+    assert all(v is None for v in empty["metrics"].values())
+
+
+def test_bad_inputs_are_reported_not_crashed(
+    tmp_path: Path, photos: Path, model_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = _json(capsys, "analyze", str(tmp_path / "missing.png"), "--json")
+    assert code == 1 and "missing.png does not exist" in err
+    fake = tmp_path / "notes.png"
+    fake.write_text("not an image")
+    code, doc, err = _json(capsys, "analyze", str(fake), str(photos / "a_astronaut.png"),
+                           "--json", "--model", str(model_path))
+    assert code == 0  # one good photo: the run succeeds and says what it skipped
+    assert "notes.png is not an image" in err
+    assert doc["frames"][0]["person"] is False and "error" in doc["frames"][0]
+    assert doc["frames"][1]["person"] is True
+    empty_dir = tmp_path / "nothing"
+    empty_dir.mkdir()
+    code, _, err = _json(capsys, "analyze", str(empty_dir))
+    assert code == 1 and "holds no images" in err
+
+
+def test_huge_and_tiny_photos(tmp_path: Path, model_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tiny = tmp_path / "tiny.png"
+    cv2.imwrite(str(tiny), skimage.data.astronaut()[:1, :1])
+    code, doc, err = _json(capsys, "analyze", str(tiny), "--json", "--model", str(model_path))
+    assert code == 1  # nothing analysable
+    assert "tiny.png: frame is 1 x 1 px; at least 8 px per side is needed" in err
+    assert doc["frames"][0]["error"]
+    huge = tmp_path / "huge.png"
+    cv2.imwrite(str(huge), cv2.resize(skimage.data.astronaut()[:, :, ::-1], (8000, 8000)))
+    code, doc, err = _json(capsys, "analyze", str(huge), "--json", "--model", str(model_path))
+    assert code == 0 and doc["frames"][0]["person"] is True
+
+
+def test_verbose_brings_native_logs_back(photos: Path, model_path: Path) -> None:
+    base = [sys.executable, "-m", "posture"]
+    args = ["analyze", str(photos / "a_astronaut.png"), "--json", "--model", str(model_path)]
+    quiet = subprocess.run(base + args, capture_output=True, text=True, timeout=120)
+    loud = subprocess.run(base + ["--verbose"] + args, capture_output=True, text=True, timeout=120)
+    assert quiet.returncode == 0 and loud.returncode == 0
+    assert quiet.stderr == ""
+    assert json.loads(quiet.stdout)["frames"][0]["person"] is True
+    assert len(loud.stderr.splitlines()) > 5  # MediaPipe / LiteRT chatter is back

