@@ -1,17 +1,17 @@
 """The PostureError tree. Every error says what went wrong, where, and how to fix it.
 
-    PostureError                    base; `exit_code` is what the CLI returns
-    ├── ConfigError                 bad settings: names the file, key, value and what is allowed
-    ├── ProfileError                missing, corrupt or mismatched calibration profile
-    │   └── ProfileMismatchError    profile made for another view, model or metric version
-    ├── CalibrationError            a calibration quality gate failed (message holds the fix)
-    ├── ModelError                  the pose model is missing, corrupt or cannot be provisioned
-    ├── SourceError                 a camera, video or image source cannot be opened or read
-    │   └── CameraUnavailable       transient: the camera is busy or gone (the monitor retries)
-    ├── FrameError                  a frame is empty, malformed or of an unsupported shape
-    ├── StoreError                  the history database cannot be opened or written
-    ├── ReportError                 a report cannot be produced (bad period, bad format)
-    └── ControlError                talking to a running monitor failed
+PostureError                    base; `exit_code` is what the CLI returns
+├── ConfigError                 bad settings: names the file, key, value and what is allowed
+├── ProfileError                missing, corrupt or mismatched calibration profile
+│   └── ProfileMismatchError    profile made for another view, model or metric version
+├── CalibrationError            a calibration quality gate failed (message holds the fix)
+├── ModelError                  the pose model is missing, corrupt or cannot be provisioned
+├── SourceError                 a camera, video or image source cannot be opened or read
+│   └── CameraUnavailable       transient: the camera is busy or gone (the monitor retries)
+├── FrameError                  a frame is empty, malformed or of an unsupported shape
+├── StoreError                  the history database cannot be opened or written
+├── ReportError                 a report cannot be produced (bad period, bad format)
+└── ControlError                talking to a running monitor failed
 """
 
 from __future__ import annotations

@@ -63,8 +63,11 @@ class StateChanged(Event):
 
 @dataclass(frozen=True, slots=True)
 class SlouchStarted(Event):
-    """A slouch episode began: a fault held for the persistence time. `start_s` is when the fault
-    first appeared (the episode is dated from there, not from when it was confirmed)."""
+    """A slouch episode began: a fault held for the persistence time.
+
+    `start_s` is when the fault first appeared (the episode is dated from there, not from when it
+    was confirmed).
+    """
 
     start_s: float
     faults: tuple[str, ...]

@@ -91,7 +91,7 @@ class PoseFrame:
 
     @classmethod
     def empty(cls, t_s: float, image_size: tuple[int, int]) -> PoseFrame:
-        """A frame where no person was found."""
+        """Return a frame where no person was found."""
         return cls(t_s=t_s, image_size=image_size)
 
 
