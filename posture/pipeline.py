@@ -44,7 +44,7 @@ class Analysis:
         return {k: (None if math.isnan(v) else round(v, 4)) for k, v in self.metrics.items()}
 
 
-_KEY_POINTS = (7, 8, 11, 12)  # ears and shoulders
+_KEY_POINTS = np.array([7, 8, 11, 12])  # ears and shoulders
 
 
 @dataclass
@@ -83,23 +83,23 @@ class FrameAnalyzer:
         if not frame.person:
             return self._empty(frame.t_s, frame, issue, mean_luma)
         m = geometry.frame_metrics(frame)
-        raw = {k: float(m.values[k][0]) for k in geometry.METRIC_KEYS}
-        smoothed = self._smooth(frame.t_s, raw) if self.smooth else dict(raw)
-        xy = frame.image_xyz[list(_KEY_POINTS), :2]
-        in_frame = bool(np.all((xy >= 0.0) & (xy <= 1.0)))
+        x = np.array([m.values[k][0] for k in geometry.METRIC_KEYS])
+        raw = dict(zip(geometry.METRIC_KEYS, x.tolist(), strict=True))
+        smoothed = self._smooth(frame.t_s, x, raw) if self.smooth else dict(raw)
+        xy = frame.image_xyz[_KEY_POINTS, :2]
+        in_frame = bool(((xy >= 0.0) & (xy <= 1.0)).all())
         return Analysis(
             t_s=frame.t_s, pose=frame, person=True, view=str(m.view[0]),
             view_confidence=float(m.view_confidence[0]), raw=raw, metrics=smoothed,
             image_issue=issue, mean_luma=mean_luma, in_frame=in_frame,
         )
 
-    def _smooth(self, t_s: float, raw: dict[str, float]) -> dict[str, float]:
-        x = np.array([raw[k] for k in geometry.METRIC_KEYS])
+    def _smooth(self, t_s: float, x: np.ndarray, raw: dict[str, float]) -> dict[str, float]:
         last = self._state.last_t_s
         if not math.isnan(last) and t_s <= last:
             return dict(raw)  # a source that repeats or steps back in time: pass through
         out, self._state = one_euro_step(self._state, x, t_s, self.filter_params)
-        return {k: float(v) for k, v in zip(geometry.METRIC_KEYS, out, strict=True)}
+        return dict(zip(geometry.METRIC_KEYS, out.tolist(), strict=True))
 
     def _empty(self, t_s: float, frame: PoseFrame, issue: str, mean_luma: float) -> Analysis:
         nan = {k: math.nan for k in geometry.METRIC_KEYS}

@@ -1,12 +1,15 @@
 """Frame sources: live camera (latest-frame reader), video file, image folder, stream URL.
 
 Threading contract: `read()` is called from one thread (the monitor loop). A live camera runs a
-background thread that only *grabs* frames (cheap: no decode) so the driver's buffer never fills
-and the newest frame is always the one decoded; `read()` decodes that newest frame under a lock.
-A slow analysis therefore skips frames instead of lagging behind real time.
+background thread that only *grabs* frames so the driver's buffer never fills and the newest frame
+is always the one decoded; `read()` decodes that newest frame under a lock. A slow analysis
+therefore skips frames instead of lagging behind real time. For a local camera (V4L2 and the
+like) a grab only dequeues a buffer; for stream URLs FFmpeg decodes on grab.
 
-Files play at their own timestamps; `read(not_before_s=...)` grabs without decoding until the
-requested time, so only analysed frames are decoded.
+Files play at their own timestamps; `read(not_before_s=...)` grabs until the requested time and
+retrieves (colour-converts) only the frame it returns. OpenCV's FFmpeg backend still decodes every
+grabbed frame (inter-coded video needs it), so a skipped frame costs about 60 % of a returned
+one; seeking instead was measured slower for the gaps the adaptive rate makes (docs/PERFORMANCE.md).
 """
 
 from __future__ import annotations
@@ -180,7 +183,12 @@ def read_image(path: Path) -> np.ndarray:
 
 
 class CameraSource:
-    """A live camera or stream URL with a background grabber that keeps only the newest frame."""
+    """A live camera or stream URL with a background grabber that keeps only the newest frame.
+
+    `fps` asks the camera for fewer frames per second (e.g. 10 when analysing at most 5 fps): the
+    grabber then wakes and the driver copies buffers a third as often as at 30 fps. Grabbing
+    does not decode, so the saving is modest; it is a request the driver may round or ignore.
+    """
 
     live = True
 
@@ -190,12 +198,14 @@ class CameraSource:
         *,
         width: int = 640,
         height: int = 480,
+        fps: float | None = None,
         stale_after_s: float = 3.0,
         clock: object = time,
     ) -> None:
         self.device = device
         self.width = width
         self.height = height
+        self.fps = fps
         self.stale_after_s = stale_after_s
         self._clock = clock
         self.description = f"camera {device}" if isinstance(device, int) else f"stream {device}"
@@ -220,6 +230,9 @@ class CameraSource:
             cap.set(cv2.CAP_PROP_FRAME_WIDTH, self.width)
             cap.set(cv2.CAP_PROP_FRAME_HEIGHT, self.height)
             cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)
+            if self.fps is not None:
+                # a request: drivers pick the nearest mode they have, or ignore it
+                cap.set(cv2.CAP_PROP_FPS, float(self.fps))
         self._cap = cap
         self._failed = False
         self._stop.clear()
@@ -299,11 +312,16 @@ def is_live_spec(spec: str) -> bool:
     return bool(re.fullmatch(r"\d{1,3}", text) or re.match(r"^[a-z][a-z0-9+.-]*://", text, re.I))
 
 
-def open_source(spec: str | Path, *, interval_s: float = 1.0) -> FrameSource:
-    """Open `--source`: a camera index (`0`), a video file, an image file or folder, or a URL."""
+def open_source(
+    spec: str | Path, *, interval_s: float = 1.0, camera_fps: float | None = None
+) -> FrameSource:
+    """Open `--source`: a camera index (`0`), a video file, an image file or folder, or a URL.
+
+    `camera_fps` is passed to a local camera as its requested capture rate (None: its default).
+    """
     text = str(spec).strip()
     if re.fullmatch(r"\d{1,3}", text):
-        return CameraSource(int(text))
+        return CameraSource(int(text), fps=camera_fps)
     if re.match(r"^[a-z][a-z0-9+.-]*://", text, re.IGNORECASE):
         return CameraSource(text)
     path = Path(text).expanduser()

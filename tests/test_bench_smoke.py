@@ -1,0 +1,55 @@
+"""`scripts/bench.py --quick` runs end to end with the real model and writes the documented JSON.
+
+Correctness of the benchmark only: tiny runs on a shared machine say nothing about speed, so no
+timing is asserted, only that every measurement is present, finite where it must be, and that
+each goal carries its value, limit and verdict.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+STAGES = ("decode", "colour", "inference", "landmark_copy", "geometry_smoothing", "judge", "store")
+GOALS = (
+    "cpu_ratio_vs_naive", "cva_agreement_median_abs_deg", "pipeline_overhead_share",
+    "monitor_cpu_share_of_core", "analyze_fps", "geometry_batch_us_per_frame", "memory_growth_mb",
+)
+
+
+def test_quick_bench_writes_every_measurement_and_goal(tmp_path: Path, model_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "bench.py"), "--quick", "--model", str(model_path),
+         "--json", str(out)],
+        capture_output=True, text=True, timeout=240, cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    doc = json.loads(out.read_text())
+
+    assert set(STAGES) <= set(doc["stage_ms"])
+    assert all(v >= 0 and math.isfinite(v) for v in doc["stage_ms"].values())
+    assert doc["stage_ms"]["inference"] > 0
+    for key in ("ours_cpu_ms_per_frame", "naive_cpu_ms_per_frame", "analyze_fps",
+                "analyze_every_frame_fps", "rss_start_mb", "rss_end_mb",
+                "geometry_single_frame_us", "monitor_cpu_share_of_core"):
+        assert doc[key] > 0, key
+    # the side-view clip gives a CVA estimate in both pipelines on the same frames
+    assert doc["cva_frames_compared"] > 0
+    assert math.isfinite(doc["cva_agreement_median_abs_deg"])
+    assert doc["cpu_ratio_vs_naive"] == doc["ours_cpu_ms_per_frame"] / doc["naive_cpu_ms_per_frame"]
+    assert doc["analyze_frames_read"] >= doc["analyze_frames_analysed"] >= 1
+    assert doc["monitor_exit_code"] == 0
+    assert "stopped by end of source" in doc["monitor_output_tail"][-1]
+
+    assert set(doc["goals"]) == set(GOALS)
+    for g in doc["goals"].values():
+        assert isinstance(g["met"], bool)
+        assert g["goal"].split()[0] in ("<=", "<", ">=")
+    # the printed table ends with the goals, one line each
+    assert all(name in proc.stdout for name in GOALS)

@@ -1,0 +1,76 @@
+"""The adaptive analysis rate: fast while something happens, slow for a steady good sitter, and
+not fooled by landmark noise."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from posture.core.rate import AdaptiveRate, RateConfig
+
+
+def _run(values: list[float], *, state: str = "good", busy: bool = False) -> list[float]:
+    """Feed one look per analysed frame at the rate's own pace; returns the fps used each time."""
+    rate = AdaptiveRate(RateConfig())
+    t, fps = 0.0, []
+    for v in values:
+        dt = rate.next_interval_s(t, state=state, busy=busy, key_metric=v)
+        fps.append(1.0 / dt)
+        t += dt
+    return fps
+
+
+def test_steady_good_sitter_relaxes_to_min_fps_after_settle() -> None:
+    fps = _run([60.0] * 80)
+    assert fps[0] == 1.0  # nothing has happened yet: no start-up kick without kick()
+    rate = AdaptiveRate(RateConfig())
+    rate.kick(0.0)
+    t, seen = 0.0, []
+    for _ in range(80):
+        dt = rate.next_interval_s(t, state="good", busy=False, key_metric=60.0)
+        seen.append((t, 1.0 / dt))
+        t += dt
+    assert all(f == 5.0 for t_s, f in seen if t_s < 10.0)
+    assert all(f == 1.0 for t_s, f in seen if t_s >= 10.0)
+
+
+def test_landmark_noise_does_not_keep_the_rate_high() -> None:
+    # a still sitter: CVA estimate noise of 1.1 deg SD, independent between looks
+    noise = np.random.default_rng(0).normal(60.0, 1.1, 300).tolist()
+    fps = _run(noise)
+    assert np.mean(np.array(fps) == 1.0) > 0.9
+
+
+def test_a_real_change_of_posture_speeds_up_after_confirm_s() -> None:
+    fps = _run([60.0] * 20 + [52.0] * 20)
+    assert fps[20:22] == [1.0, 1.0]  # looks beyond the band may be noise...
+    assert fps[22] == 5.0  # ...until they have stayed there for confirm_s (2 s)
+
+
+def test_noise_alternating_around_the_band_is_not_movement() -> None:
+    assert set(_run([60.0] * 5 + [57.5, 62.5] * 20)) == {1.0}
+
+
+@pytest.mark.parametrize(
+    ("state", "busy"), [("slouching", False), ("good", True), ("unknown", False)]
+)
+def test_faults_and_states_other_than_good_keep_max_fps(state: str, busy: bool) -> None:
+    assert set(_run([60.0] * 30, state=state, busy=busy)) == {5.0}
+
+
+def test_missing_key_metric_is_not_movement() -> None:
+    assert set(_run([math.nan, 60.0, math.nan] * 10)) == {1.0}
+
+
+def test_not_adaptive_always_max_fps() -> None:
+    rate = AdaptiveRate(RateConfig(adaptive=False))
+    assert rate.next_interval_s(0.0, state="good", busy=False) == pytest.approx(0.2)
+
+
+@pytest.mark.parametrize("kw", [{"confirm_s": -1.0}, {"reference_weight": 0.0},
+                                {"reference_weight": 1.5}, {"min_fps": 0.0}])
+def test_bad_config_raises(kw: dict[str, float]) -> None:
+    with pytest.raises(ValueError):
+        RateConfig(**kw)  # type: ignore[arg-type]
