@@ -2,6 +2,10 @@
 
 import sys
 
-from posture.cli import main
+try:
+    from posture.cli import main
+except KeyboardInterrupt:  # Ctrl-C during start-up imports: no traceback
+    print("posture: interrupted", file=sys.stderr)
+    sys.exit(130)
 
 sys.exit(main())

@@ -21,7 +21,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "posture.commands.analyze",
     "posture.commands.report",
     "posture.commands.autostart",
+    "posture.commands.doctor",
     "posture.commands.config",
+    "posture.commands.forget",
 )
 
 
@@ -57,7 +59,11 @@ def configure_logging(verbose: bool) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the process exit code (0 ok, 1 error, 2 usage, 130 interrupted)."""
-    parser = build_parser()
+    try:  # Ctrl-C while the command modules import (numpy, cv2) is still an interruption
+        parser = build_parser()
+    except KeyboardInterrupt:
+        print("posture: interrupted", file=sys.stderr)
+        return 130
     args = parser.parse_args(argv)
     configure_logging(args.verbose)
     if not getattr(args, "func", None):

@@ -6,6 +6,8 @@ One thread runs the loop; the camera's grabber and the control socket run beside
 it only through their queues and snapshots (see their modules). Each turn:
 
 1. drain control requests (snooze releases a live camera until the snooze ends; resume reopens);
+   every few seconds ask the lock probe: while the screen is locked a live camera is released
+   as during a snooze, and no frame is judged (so no alert can come);
 2. wait until the next analysis is due (the adaptive rate decides: 1 fps while steady and good,
    up to 5 fps when something changes); files are paced by their own timestamps, in real time by
    default or as fast as possible with `realtime=False`;
@@ -33,6 +35,7 @@ from typing import Any, TextIO
 
 from posture.adapters.camera import Frame, FrameSource
 from posture.adapters.control import ControlServer
+from posture.adapters.screenlock import POLL_INTERVAL_S, LockProbe
 from posture.clock import Clock
 from posture.core.errors import CameraUnavailable, FrameError, SourceError
 from posture.core.events import Verdict
@@ -44,6 +47,8 @@ log = logging.getLogger(__name__)
 
 BACKOFF_START_S = 1.0
 BACKOFF_MAX_S = 30.0
+SLEEP_SLICE_S = 0.25
+"""Long waits (backoff, snooze) sleep in slices this long so a stop is honoured promptly."""
 
 
 @dataclass
@@ -54,6 +59,7 @@ class MonitorResult:
     analysed: int = 0
     seconds: float = 0.0
     camera_losses: int = 0
+    screen_locks: int = 0
     skipped_frames: int = 0
     stopped_by: str = "end of source"
     last_verdict: Verdict | None = None
@@ -107,6 +113,8 @@ class Monitor:
         baseline_cva: float = math.nan,
         max_seconds: float | None = None,
         observers: list[Callable[[Frame, Any, Verdict], None]] | None = None,
+        lock_probe: LockProbe | None = None,
+        lock_poll_s: float = POLL_INTERVAL_S,
     ) -> None:
         self.source_factory = source_factory
         self.analyzer = analyzer
@@ -119,6 +127,10 @@ class Monitor:
         self.baseline_cva = baseline_cva
         self.max_seconds = max_seconds
         self.observers = observers or []
+        self.lock_probe = lock_probe
+        self.lock_poll_s = lock_poll_s
+        self.screen_locked = False
+        self._next_lock_poll: float | None = None
         self.stop_requested = threading.Event()
         self.stop_reason = ""
         self.source: FrameSource | None = None
@@ -148,9 +160,12 @@ class Monitor:
     def run(self) -> MonitorResult:
         """Run until the source ends, `max_seconds` pass, or a stop is requested."""
         result = MonitorResult()
+        if self.max_seconds is not None:  # bounds the waits for a camera too (see _open_with_backoff)
+            self._deadline = self.clock.monotonic() + self.max_seconds
         self.source = self._open_with_backoff(result)
         if self.source is None:
             result.stopped_by = self.stop_reason or "stopped"
+            self._shutdown(result, -math.inf)
             return result
         live = self.source.live
         start_mono = self.clock.monotonic()
@@ -161,8 +176,10 @@ class Monitor:
         try:
             while not self.stop_requested.is_set():
                 self._drain_control()
-                if self._snoozing(live):
+                if self._snoozing(live) or self._locked(live, result):
                     continue
+                if self.source is None:  # a reopen after snooze or lock gave up: a stop came
+                    break
                 if self.max_seconds is not None and self.clock.monotonic() - start_mono >= self.max_seconds:
                     result.stopped_by = "time limit"
                     break
@@ -219,6 +236,7 @@ class Monitor:
         return v if not math.isnan(v) else a.metrics.get("neck_angle_deg", math.nan)
 
     _last_analysis: Any = None
+    _deadline: float | None = None  # monotonic time when `max_seconds` runs out
 
     def _turn(self, frame: Frame, result: MonitorResult) -> Verdict | None:
         try:
@@ -264,15 +282,63 @@ class Monitor:
             return False
         if not live:
             return False  # files keep playing; the judge holds the alerts
-        if self.source is not None:
-            self.source.close()
-            self.source = None
-            log.info("camera released while snoozed")
+        self._release_source("snoozed")
         self.status.show(f"snoozed for {format_s(self.snoozed_until - now)}", ("snoozed",))
         if self.control is not None:
             self.control.status = {"state": "snoozed", "snoozed_for_s": round(self.snoozed_until - now)}
-        self.clock.sleep(min(1.0, self.snoozed_until - now))
+        self._sleep(min(1.0, self.snoozed_until - now))
         return True
+
+    def _locked(self, live: bool, result: MonitorResult) -> bool:
+        """While the screen is locked a live camera is released and the loop idles; True to skip.
+
+        The probe is asked every `lock_poll_s` (a subprocess on Linux: cheap, but not per frame).
+        Files ignore the lock: they are not a person at a desk.
+        """
+        if self.lock_probe is None or not live:
+            return False
+        now = self.clock.monotonic()
+        if self._next_lock_poll is None or now >= self._next_lock_poll:
+            self._next_lock_poll = now + self.lock_poll_s
+            locked = self.lock_probe.locked() is True
+            if locked and not self.screen_locked:
+                result.screen_locks += 1
+                log.info("screen locked: camera released until it is unlocked")
+            elif self.screen_locked and not locked:
+                log.info("screen unlocked: watching again")
+                if self.snoozed_until is None:
+                    self._reopen_after_pause()
+            self.screen_locked = locked
+        if not self.screen_locked:
+            return False
+        self._release_source("screen locked")
+        self.status.show("screen locked: camera released", ("screen locked",))
+        if self.control is not None:
+            self.control.status = {"state": "screen locked"}
+        self._sleep(max(0.0, min(self.lock_poll_s, self._next_lock_poll - now)))
+        return True
+
+    def _release_source(self, why: str) -> None:
+        if self.source is not None:
+            self.source.close()
+            self.source = None
+            log.info("camera released (%s)", why)
+
+    def _reopen_after_pause(self) -> None:
+        """Open the camera again after a snooze or a lock; forget smoothing across the gap."""
+        if self.source is None:
+            self.source = self._open_with_backoff(MonitorResult())
+            self.analyzer.reset()
+            self.rate.kick(self.clock.monotonic())
+
+    def _sleep(self, seconds: float) -> None:
+        """Sleep in slices, returning early when a stop is requested (SIGTERM during a backoff)."""
+        end = self.clock.monotonic() + seconds
+        while not self.stop_requested.is_set():
+            left = end - self.clock.monotonic()
+            if left <= 0:
+                return
+            self.clock.sleep(min(left, SLEEP_SLICE_S))
 
     def _drain_control(self) -> None:
         if self.control is None:
@@ -287,14 +353,17 @@ class Monitor:
                 log.info("snoozed for %s", format_s(req.seconds))
             elif req.cmd == "resume":
                 self._resume()
+            # `posture status` right after `posture snooze` shows it, before the next frame
+            status = {k: v for k, v in self.control.status.items() if k != "snoozed_for_s"}
+            if self.snoozed_until is not None:
+                status["snoozed_for_s"] = round(self.snoozed_until - now)
+            self.control.status = status
 
     def _resume(self) -> None:
         self.snoozed_until = None
         self.session.judge.resume()
-        if self.source is None:
-            self.source = self._open_with_backoff(MonitorResult())
-            self.analyzer.reset()
-            self.rate.kick(self.clock.monotonic())
+        if not self.screen_locked:
+            self._reopen_after_pause()
 
     def _camera_lost(self, exc: CameraUnavailable, result: MonitorResult) -> None:
         result.camera_losses += 1
@@ -325,7 +394,15 @@ class Monitor:
                     log.warning("%s; retrying with backoff (up to %.0f s apart)", exc, BACKOFF_MAX_S)
                     said = True
                 self.status.show("camera unavailable, retrying", ("camera unavailable",))
-                self.clock.sleep(delay)
+                # --max-seconds holds while waiting for a camera too: a run with a time limit
+                # (a script, a test) must end even when no camera ever comes.
+                now = self.clock.monotonic()
+                left = math.inf if self._deadline is None else self._deadline - now
+                if left <= 0:
+                    log.warning("no camera within the time limit; stopping")
+                    self.stop("time limit")
+                    break
+                self._sleep(min(delay, left))
                 delay = min(delay * 2, BACKOFF_MAX_S)
         return None
 
@@ -336,6 +413,8 @@ class Monitor:
             self.source = None
         if math.isfinite(last_t):
             self.session.close(last_t)
+        else:
+            self.session.close(None, wall=self.clock.now_utc())
         result.seconds = max(0.0, last_t - (self.session.t0_s or 0.0)) if math.isfinite(last_t) else 0.0
 
 
@@ -350,7 +429,10 @@ def format_status(f: dict[str, Any]) -> str:
     """The one status line: state, CVA estimate and change from baseline, faults, fps."""
     parts = [f"posture: {f['state']}"]
     if f.get("reason") and f["state"] in ("unknown", "away"):
-        parts[-1] += f" ({f['reason']})"
+        reason = f["reason"]
+        if reason.startswith("camera image is"):  # shutter closed, camera frozen
+            reason = f"can't see you: {reason}"
+        parts[-1] += f" ({reason})"
     if f.get("cva_deg") is not None:
         change = f.get("cva_change_deg")
         parts.append(

@@ -13,6 +13,7 @@ from posture.adapters.camera import FrameSource, is_live_spec, open_source
 from posture.adapters.control import ControlServer
 from posture.adapters.notify import build_notifier
 from posture.adapters.pose import MediaPipePose
+from posture.adapters.screenlock import LockProbe
 from posture.adapters.store import HistoryStore
 from posture.app import UNCALIBRATED_NOTICE, LazyJudge, choose_profile, resolve_model
 from posture.clock import Clock, SystemClock
@@ -59,7 +60,8 @@ def build_monitor(
         notifier = build_notifier(
             ("console",) if args.no_notify else settings.notify.backends
         )
-        session = PostureSession(judge=judge, store=store, notifier=notifier)  # type: ignore[arg-type]
+        # keep_events=False: the monitor needs no event list, and hours of them would pile up
+        session = PostureSession(judge=judge, store=store, notifier=notifier, keep_events=False)  # type: ignore[arg-type]
         store.start_session(
             clock.now_utc(), kind="monitor", source=str(source_spec), profile=choice.name,
             model=model.name,
@@ -94,6 +96,7 @@ def build_monitor(
             status=StatusLine(sys.stderr, sys.stderr.isatty()), control=control,
             realtime=not args.fast, baseline_cva=judge.baseline_cva,
             max_seconds=args.max_seconds,
+            lock_probe=_lock_probe() if live else None,
         )
         for obs in observers:
             owner = getattr(obs, "__self__", None)
@@ -105,6 +108,14 @@ def build_monitor(
     except BaseException:
         cleanup()
         raise
+
+
+def _lock_probe() -> LockProbe:
+    from posture.adapters.screenlock import default_probe
+
+    probe = default_probe()
+    log.debug("screen lock detection: %s", probe.description)
+    return probe
 
 
 def _source_factory(spec: str) -> Callable[[], FrameSource]:

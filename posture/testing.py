@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import math
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from posture.adapters.camera import Frame
 from posture.adapters.notify import DeliveryResult
+from posture.core.errors import CameraUnavailable, SourceError
+from posture.core.landmarks import PoseFrame
 
 
 def moving_photo_clip(
@@ -96,3 +104,236 @@ class FakeClock:
             raise ValueError(f"FakeClock cannot go back from {self._t} to {t_s!r}")
         self._t = float(t_s)
         return self._t
+
+
+# -- scripted sources, a caching pose backend and a fake lock probe (monitor tests) -------------
+
+Window = tuple[float, float]
+"""[start_s, end_s) on the test clock."""
+
+
+def _within(t_s: float, windows: Sequence[Window]) -> bool:
+    return any(a <= t_s < b for a, b in windows)
+
+
+class ScriptedCamera:
+    """A scripted device, opened through `open()` (the monitor's `source_factory`), clock-driven.
+
+    `image_at(t_s)` gives the picture at a time. The device is unplugged during `unplugged`
+    windows: opening raises `CameraUnavailable` and an open source's `read()` raises it too. The
+    first `fail_first_opens` opens fail as well (a camera busy at start). After `end_s` reads
+    return None (so a test's loop ends). `live=False` plays like a file: frames at `fps` spacing.
+    Every open and close is recorded, so tests can check the device was released.
+    """
+
+    def __init__(
+        self,
+        clock: Any,
+        image_at: Callable[[float], np.ndarray],
+        *,
+        live: bool = True,
+        fps: float = 5.0,
+        unplugged: Sequence[Window] = (),
+        fail_first_opens: int = 0,
+        end_s: float | None = None,
+    ) -> None:
+        self.clock = clock
+        self.image_at = image_at
+        self.live = live
+        self.fps = fps
+        self.unplugged = tuple(unplugged)
+        self.fail_first_opens = fail_first_opens
+        self.end_s = end_s
+        self.open_attempts: list[float] = []
+        """Clock time of every open attempt, failed or not."""
+        self.opened: list[float] = []
+        """Clock time of every successful open."""
+        self.closed: list[float] = []
+        """Clock time of every close of an open source."""
+        self.reads: list[float] = []
+        """Clock time of every read that returned a frame."""
+
+    @property
+    def open_count(self) -> int:
+        """Sources currently open (0 means the device is released)."""
+        return len(self.opened) - len(self.closed)
+
+    def open(self) -> ScriptedSource:
+        """Open the device (`source_factory`); raises CameraUnavailable while unplugged or busy."""
+        t = self.clock.monotonic()
+        self.open_attempts.append(t)
+        if len(self.open_attempts) <= self.fail_first_opens:
+            raise CameraUnavailable("scripted camera is busy (another program holds it)")
+        if _within(t, self.unplugged):
+            raise CameraUnavailable("scripted camera is unplugged")
+        self.opened.append(t)
+        return ScriptedSource(self)
+
+
+class ScriptedSource:
+    """One open handle on a `ScriptedCamera` (a `posture.adapters.camera.FrameSource`)."""
+
+    def __init__(self, camera: ScriptedCamera) -> None:
+        self.camera = camera
+        self.live = camera.live
+        self.description = "scripted camera" if camera.live else "scripted clip"
+        self._open = True
+        self._index = -1
+
+    def read(self, not_before_s: float | None = None) -> Frame | None:
+        """Return the picture now (live) or the next frame at/after `not_before_s` (file-like)."""
+        cam = self.camera
+        if not self._open:
+            raise SourceError("read() on a closed scripted source")
+        if cam.live:
+            t = cam.clock.monotonic()
+        else:
+            self._index += 1
+            t = self._index / cam.fps
+            if not_before_s is not None and t < not_before_s - 1e-6:
+                self._index = math.ceil((not_before_s - 1e-6) * cam.fps)
+                t = self._index / cam.fps
+        if cam.end_s is not None and t >= cam.end_s:
+            return None
+        if cam.live and _within(t, cam.unplugged):
+            raise CameraUnavailable("scripted camera stopped delivering frames")
+        cam.reads.append(t)
+        self._index += cam.live
+        return Frame(t_s=t, image=cam.image_at(t), index=self._index)
+
+    def reopen(self) -> None:
+        """Close and open again on the same device."""
+        self.close()
+        self.camera.open()
+        self._open = True
+
+    def close(self) -> None:
+        """Release; safe to call twice (only the first close is recorded)."""
+        if self._open:
+            self._open = False
+            self.camera.closed.append(self.camera.clock.monotonic())
+
+
+class CachedPose:
+    """A `PoseBackend` that runs a real backend once per distinct image and replays the result.
+
+    Scripted streams repeat a few pictures many times (with one of a few noise patterns, see
+    `noisy`); caching keeps a test on the real model's landmarks without paying for inference on
+    every repeat. The replayed frame carries the new time.
+    """
+
+    def __init__(self, backend: Any) -> None:
+        self.backend = backend
+        self._cache: dict[bytes, PoseFrame] = {}
+        self.calls = 0
+        """Images analysed (cache hits included): the model never runs on unusable frames."""
+
+    def detect(self, image: np.ndarray, t_s: float = 0.0, color: str = "bgr") -> PoseFrame:
+        """Return the backend's landmarks for this picture, timed `t_s`."""
+        self.calls += 1
+        key = hashlib.blake2b(np.ascontiguousarray(image).data, digest_size=16).digest()
+        if key not in self._cache:
+            self._cache[key] = self.backend.detect(image, 0.0, color)
+        return dataclasses.replace(self._cache[key], t_s=t_s)
+
+    def close(self) -> None:
+        """Release nothing: the wrapped backend belongs to the caller."""
+
+
+class FakeLockProbe:
+    """A `posture.adapters.screenlock.LockProbe` whose screen is locked during `locked` windows."""
+
+    def __init__(self, clock: Any, locked: Sequence[Window] = (), *, unknown: bool = False) -> None:
+        self.clock = clock
+        self.locked_windows = tuple(locked)
+        self.unknown = unknown
+        self.polls: list[float] = []
+        self.description = "fake lock probe"
+
+    def locked(self) -> bool | None:
+        """Return True while the clock is inside a locked window; None when `unknown`."""
+        t = self.clock.monotonic()
+        self.polls.append(t)
+        if self.unknown:
+            return None
+        return _within(t, self.locked_windows)
+
+
+def noisy(image: np.ndarray, t_s: float, *, amplitude: int = 3, variants: int = 8) -> np.ndarray:
+    """`image` plus a little sensor noise, so a live stream never looks frozen.
+
+    The noise is one of `variants` patterns chosen by `t_s` (tenths of a second), so successive
+    frames differ while a `CachedPose` still sees only a few distinct pictures.
+    """
+    rng = np.random.default_rng(int(round(t_s * 10)) % variants)
+    noise = rng.integers(-amplitude, amplitude + 1, size=image.shape, dtype=np.int16)
+    return np.clip(image.astype(np.int16) + noise, 0, 255).astype(np.uint8)
+
+
+@dataclasses.dataclass(frozen=True)
+class ReplayTrace:
+    """A recorded landmark stream (`tests/data/*.npz`): what the real model saw, frame by frame.
+
+    Replays drive everything after the model (`FrameAnalyzer.from_pose`, the judge, alerts, the
+    store) with the exact landmarks of a real run, in milliseconds instead of model seconds.
+    """
+
+    t_s: np.ndarray
+    """(N,) seconds from the first frame."""
+    image_size: tuple[int, int]
+    person: np.ndarray
+    image_xyz: np.ndarray
+    world_xyz: np.ndarray
+    visibility: np.ndarray
+    presence: np.ndarray
+    labels: np.ndarray
+    """(N,) what the clip showed at each frame ("good", "bad", "away")."""
+
+    def __len__(self) -> int:
+        return int(self.t_s.shape[0])
+
+    @property
+    def period_s(self) -> float:
+        """Length of one pass, so that loops follow each other at the recorded frame interval."""
+        if len(self) < 2:
+            return 1.0
+        return float(self.t_s[-1] - self.t_s[0] + (self.t_s[1] - self.t_s[0]))
+
+    def frame(self, i: int, t_s: float) -> PoseFrame:
+        """Frame `i` of the trace, stamped `t_s`."""
+        if not self.person[i]:
+            return PoseFrame.empty(t_s, self.image_size)
+        return PoseFrame(
+            t_s=t_s, image_size=self.image_size, image_xyz=self.image_xyz[i],
+            visibility=self.visibility[i], presence=self.presence[i], world_xyz=self.world_xyz[i],
+        )
+
+    def frames(self, n: int | None = None, *, t0_s: float = 0.0) -> Iterator[PoseFrame]:
+        """`n` frames (default one pass), looping the trace with time always moving forward."""
+        count = len(self) if n is None else n
+        period = self.period_s
+        for k in range(count):
+            loop, i = divmod(k, len(self))
+            yield self.frame(i, t0_s + loop * period + float(self.t_s[i] - self.t_s[0]))
+
+
+def load_replay_trace(path: str | Path | None = None) -> ReplayTrace:
+    """Load a trace written by `tests/data/make_replay_trace.py` (default: `replay_slouch.npz`).
+
+    Landmarks are stored as float16 and widened to float64 here, once, so replays pay nothing
+    per frame.
+    """
+    if path is None:
+        path = Path(__file__).resolve().parents[1] / "tests" / "data" / "replay_slouch.npz"
+    with np.load(path) as d:
+        wh = d["image_wh"]
+        return ReplayTrace(
+            t_s=d["t_s"].astype(np.float64),
+            image_size=(int(wh[0]), int(wh[1])),
+            person=d["person"].astype(bool),
+            image_xyz=d["image_xyz"].astype(np.float64),
+            world_xyz=d["world_xyz"].astype(np.float64),
+            visibility=d["visibility"].astype(np.float64),
+            presence=d["presence"].astype(np.float64),
+            labels=d["label"].astype(str),
+        )

@@ -31,7 +31,7 @@ def test_defaults_are_valid_and_grounded() -> None:
     assert s.judge.cooldown_s == 300.0 and s.judge.escalate_after_s == 600.0
     assert s.judge.break_after_s == 2700.0 and s.judge.sitting_reset_away_s == 120.0
     assert (s.monitor.min_fps, s.monitor.max_fps, s.monitor.adaptive, s.monitor.source) == (
-        1.0, 5.0, True, "0",
+        0.5, 5.0, True, "0",  # 0.5 fps idle: the 2 % CPU goal (docs/PERFORMANCE.md)
     )
     assert s.notify.backends == ("plyer", "notify-send", "console")
 

@@ -13,7 +13,7 @@ from posture.core.rate import AdaptiveRate, RateConfig
 
 def _run(values: list[float], *, state: str = "good", busy: bool = False) -> list[float]:
     """Feed one look per analysed frame at the rate's own pace; returns the fps used each time."""
-    rate = AdaptiveRate(RateConfig())
+    rate = AdaptiveRate(RateConfig(min_fps=1.0))
     t, fps = 0.0, []
     for v in values:
         dt = rate.next_interval_s(t, state=state, busy=busy, key_metric=v)
@@ -25,7 +25,7 @@ def _run(values: list[float], *, state: str = "good", busy: bool = False) -> lis
 def test_steady_good_sitter_relaxes_to_min_fps_after_settle() -> None:
     fps = _run([60.0] * 80)
     assert fps[0] == 1.0  # nothing has happened yet: no start-up kick without kick()
-    rate = AdaptiveRate(RateConfig())
+    rate = AdaptiveRate(RateConfig(min_fps=1.0))
     rate.kick(0.0)
     t, seen = 0.0, []
     for _ in range(80):

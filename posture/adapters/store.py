@@ -28,6 +28,7 @@ import json
 import logging
 import math
 import os
+import shutil
 import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -67,6 +68,9 @@ from posture.core.summary import (
 log = logging.getLogger(__name__)
 
 DB_FILENAME = "history.sqlite3"
+MIN_FREE_BYTES = 1 << 20
+"""Free space needed to start recording: a day of 1 s rows is a few MB; refusing at start beats
+failing at the first write an hour into a session."""
 SCHEMA_VERSION = 2
 METRIC_COLUMNS: tuple[str, ...] = (
     "cva_deg",
@@ -286,7 +290,7 @@ class HistoryStore:
 
     def __init__(self, conn: sqlite3.Connection, path: Path, notices: Sequence[str] = (),
                  *, readonly: bool = False, flush_interval_s: float = 5.0,
-                 max_hold_s: float = 2.0) -> None:
+                 max_hold_s: float = 3.0) -> None:
         if flush_interval_s <= 0 or max_hold_s <= 0:
             raise ValueError(
                 f"flush_interval_s ({flush_interval_s}) and max_hold_s ({max_hold_s}) must be > 0"
@@ -314,7 +318,7 @@ class HistoryStore:
 
     @classmethod
     def open(cls, path: str | os.PathLike[str] | None = None, *, readonly: bool = False,
-             flush_interval_s: float = 5.0, max_hold_s: float = 2.0) -> HistoryStore:
+             flush_interval_s: float = 5.0, max_hold_s: float = 3.0) -> HistoryStore:
         """Open (creating and migrating as needed) the history at `path` (default location if None).
 
         `readonly=True` never creates, migrates or moves anything: for reports on a file that
@@ -325,6 +329,7 @@ class HistoryStore:
             return cls(_connect_readonly(p), p, readonly=True)
         notices: list[str] = []
         _prepare_dir(p.parent, tighten=path is None)
+        _check_free_space(p.parent)
         _create_file(p)
         conn: sqlite3.Connection | None = None
         try:
@@ -768,6 +773,20 @@ def _prepare_dir(d: Path, *, tighten: bool) -> None:
     if not os.access(d, os.W_OK | os.X_OK):
         raise StoreError(
             f"the history directory {d} is not writable; fix its permissions or pass --db PATH"
+        )
+
+
+def _check_free_space(d: Path) -> None:
+    try:
+        free = shutil.disk_usage(d).free
+    except OSError as exc:
+        log.debug("cannot tell the free space of %s: %s", d, exc)
+        return
+    if free < MIN_FREE_BYTES:
+        raise StoreError(
+            f"the disk holding the history directory {d} is full ({free // 1024} KiB free, "
+            f"{MIN_FREE_BYTES // 1024} KiB needed to start recording); free some space or pass "
+            "--db PATH on another disk"
         )
 
 

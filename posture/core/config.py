@@ -155,7 +155,7 @@ class JudgeConfig:
         0.8, "share of recover_window_s that must be good to end an episode", 0.5, 1.0
     )
     max_hold_s: float = _f(
-        2.0, "longest time one observation stands for; longer gaps count as unknown", 0.05, 60
+        3.0, "longest time one observation stands for; longer gaps count as unknown", 0.05, 60
     )
     unknown_ends_episode_s: float = _f(
         60.0, "an episode ends after this long without a usable frame", 1, 3600
@@ -189,9 +189,13 @@ class MonitorConfig:
 
     source: str = _f("0", "camera index, video file or image folder")
     profile: str = _f("desk", "calibration profile used by `posture monitor`")
-    min_fps: float = _f(1.0, "analysis rate floor (frames per second)", 0.2, 30)
+    min_fps: float = _f(
+        0.5, "analysis rate while posture is steady and good (frames per second)", 0.2, 30
+    )
     max_fps: float = _f(5.0, "analysis rate cap (frames per second)", 0.2, 30)
-    adaptive: bool = _f(True, "lower the rate when the machine is busy")
+    adaptive: bool = _f(
+        True, "look at min_fps while steady and good, up to max_fps when something changes"
+    )
 
     def __post_init__(self) -> None:
         _validate(self, "monitor")

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 class RateConfig:
     """Analysis rate bounds and when to switch between them."""
 
-    min_fps: float = 1.0
+    min_fps: float = 0.5
     max_fps: float = 5.0
     adaptive: bool = True
     settle_s: float = 10.0
