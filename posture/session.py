@@ -104,10 +104,17 @@ class PostureSession:
             log.warning("alert %r not delivered: %s", alert.title, result.error)
         return result.delivered, result.channel
 
-    def close(self, t_s: float) -> None:
-        """End the stored session at stream time `t_s`."""
-        if self.store is not None and self.t0_s is not None:
+    def close(self, t_s: float | None, *, wall: datetime | None = None) -> None:
+        """End the stored session at stream time `t_s`, or at `wall` when no frame was judged.
+
+        A monitor stopped before its first frame (no camera, SIGTERM at start) still gets an end.
+        """
+        if self.store is None or self.store.session_id is None:
+            return
+        if t_s is not None and self.t0_s is not None:
             self.store.end_session(self.wall_at(t_s))
+        elif wall is not None:
+            self.store.end_session(wall)
 
 
 def status_fields(verdict: Verdict, a: Analysis, baseline_cva: float) -> dict[str, Any]:

@@ -337,3 +337,72 @@ def load_replay_trace(path: str | Path | None = None) -> ReplayTrace:
             presence=d["presence"].astype(np.float64),
             labels=d["label"].astype(str),
         )
+
+
+class ReplayCamera:
+    """A live FrameSource standing in for an MJPEG webcam: a clip replayed in real time.
+
+    The clip's frames are held JPEG-encoded, as an MJPEG camera delivers them; `read()` returns
+    the frame the camera would show at the clock's current time and decodes only that one, as
+    `CameraSource` does (its grabber only dequeues buffers). Used to measure the monitor's CPU
+    where no webcam exists; a file source would also pay for decoding every frame it skips.
+    """
+
+    live = True
+
+    def __init__(self, frames: list[np.ndarray], fps: float = 30.0, clock: object = None,
+                 quality: int = 85) -> None:
+        import time
+
+        import cv2
+
+        self._jpeg = [
+            cv2.imencode(".jpg", f, [cv2.IMWRITE_JPEG_QUALITY, quality])[1].tobytes() for f in frames
+        ]
+        self.fps = fps
+        self._clock = clock or time
+        self._t0: float | None = None
+        self._index = 0
+        self.description = f"replayed camera ({len(frames)} frames at {fps:g} fps)"
+        self.decoded = 0
+        self.closed = False
+
+    @classmethod
+    def from_video(cls, path: str, clock: object = None) -> ReplayCamera:
+        """Load a whole clip (keep it short: every frame is held in memory, compressed)."""
+        import cv2
+
+        cap = cv2.VideoCapture(str(path))
+        fps = float(cap.get(cv2.CAP_PROP_FPS) or 30.0)
+        frames = []
+        while True:
+            ok, f = cap.read()
+            if not ok:
+                break
+            frames.append(f)
+        cap.release()
+        return cls(frames, fps, clock)
+
+    def read(self, not_before_s: float | None = None) -> Frame | None:
+        """The current frame; None once the clip has played through."""
+        import cv2
+
+        now = float(self._clock.monotonic())  # type: ignore[attr-defined]
+        if self._t0 is None:
+            self._t0 = now
+        if not_before_s is not None and now < not_before_s:
+            self._clock.sleep(not_before_s - now)  # type: ignore[attr-defined]
+            now = float(self._clock.monotonic())  # type: ignore[attr-defined]
+        i = int((now - self._t0) * self.fps)
+        if i >= len(self._jpeg):
+            return None
+        self.decoded += 1
+        image = cv2.imdecode(np.frombuffer(self._jpeg[i], np.uint8), cv2.IMREAD_COLOR)
+        return Frame(t_s=now, image=image, index=i)
+
+    def reopen(self) -> None:
+        """Nothing to reopen."""
+
+    def close(self) -> None:
+        """Mark closed (the monitor closes it while snoozed)."""
+        self.closed = True

@@ -12,7 +12,9 @@ ratios measured within one run):
 - `posture analyze` throughput on a generated 640 x 480 clip of a real side photo (default
   settings, and every frame);
 - the CPU share of one core of `posture monitor --source clip` (a steady good sitter played in
-  real time, default settings, adaptive rate) as a subprocess, read from /proc;
+  real time, default settings, adaptive rate) as a subprocess, read from /proc; and of the same
+  monitor on a webcam stand-in (`posture.testing.ReplayCamera`: the clip replayed in real time
+  from JPEG frames, decoding only the analysed ones, as an MJPEG webcam is read);
 - resident memory at start and after 10,000 frames through analyser, judge and store;
 - geometry microseconds per frame, batch and single.
 
@@ -236,6 +238,7 @@ GOALS = {
     "cva_agreement_median_abs_deg": ("<=", 1.0),
     "pipeline_overhead_share": ("<=", 0.10),
     "monitor_cpu_share_of_core": ("<=", 0.02),
+    "camera_monitor_cpu_share_of_core": ("<=", 0.02),
     "analyze_fps": (">=", 40.0),
     "geometry_batch_us_per_frame": ("<=", 20.0),
     "memory_growth_mb": ("<", 10.0),
@@ -491,8 +494,48 @@ def start_monitor(model: Path, clip: Path, tmp: Path) -> subprocess.Popen[bytes]
     return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 
+def start_camera_monitor(model: Path, clip: Path, tmp: Path) -> subprocess.Popen[bytes]:
+    """The same monitor (default settings) on a webcam stand-in: `posture.testing.ReplayCamera`
+    replays the clip in real time from JPEG-encoded frames and decodes only the analysed ones,
+    as `CameraSource` does with an MJPEG webcam (a file source also decodes every skipped frame)."""
+    env = dict(os.environ)
+    home = tmp / "camera" / "home"
+    for var, sub in (("HOME", ""), ("XDG_CONFIG_HOME", "config"), ("XDG_DATA_HOME", "data"),
+                     ("XDG_CACHE_HOME", "cache"), ("XDG_STATE_HOME", "state"),
+                     ("XDG_RUNTIME_DIR", "run")):
+        (home / sub).mkdir(parents=True, exist_ok=True)
+        env[var] = str(home / sub)
+    env["PYTHONPATH"] = str(REPO)
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--camera-monitor-child", str(clip),
+           "--model", str(model)]
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def _camera_monitor_child(model: Path, clip: Path) -> int:
+    """Run `posture monitor` as built by the CLI, with the webcam stand-in as its source."""
+    from posture.adapters.settings import load_settings
+    from posture.cli import build_parser, configure_logging
+    from posture.monitor_setup import build_monitor
+    from posture.testing import ReplayCamera
+
+    configure_logging(False)
+    args = build_parser().parse_args(
+        ["monitor", "--source", "0", "--model", str(model), "--no-notify", "--no-control",
+         "--db", str(Path(os.environ["HOME"]) / "monitor.sqlite3")]
+    )
+    camera = ReplayCamera.from_video(str(clip))
+    monitor, cleanup = build_monitor(args, load_settings(Path("/nonexistent/posture.toml")).settings)
+    monitor.source_factory = lambda: camera
+    try:
+        result = monitor.run()
+    finally:
+        cleanup()
+    print(f"camera stand-in: {result.analysed} frames analysed, {camera.decoded} decoded")
+    return 0
+
+
 def sample_monitor(
-    proc: subprocess.Popen[bytes], clip_s: float, settle_s: float
+    proc: subprocess.Popen[bytes], clip_s: float, settle_s: float, key: str = "monitor"
 ) -> tuple[threading.Thread, dict[str, float]]:
     """Read the child's CPU at `settle_s` after start (model loaded, warm-up sampling over) and
     again 1 s before the clip ends; run in a thread beside the other measurements."""
@@ -510,8 +553,8 @@ def sample_monitor(
         a = at(settle_s)
         b = at(clip_s - 1.0)
         if a is not None and b is not None:
-            out["monitor_cpu_share_of_core"] = (b[0] - a[0]) / (b[1] - a[1])
-            out["monitor_window_s"] = b[1] - a[1]
+            out[f"{key}_cpu_share_of_core"] = (b[0] - a[0]) / (b[1] - a[1])
+            out[f"{key}_window_s"] = b[1] - a[1]
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
@@ -519,16 +562,17 @@ def sample_monitor(
 
 
 def finish_monitor(
-    proc: subprocess.Popen[bytes], sampler: tuple[threading.Thread, dict[str, float]]
+    proc: subprocess.Popen[bytes], sampler: tuple[threading.Thread, dict[str, float]],
+    key: str = "monitor",
 ) -> dict[str, Any]:
     """Wait for the monitor (the clip ends it) and return the sampled share and its last lines."""
     text = proc.communicate(timeout=180)[0].decode(errors="replace")
     thread, out = sampler
     thread.join()
-    if "monitor_cpu_share_of_core" not in out:
+    if f"{key}_cpu_share_of_core" not in out:
         raise RuntimeError(f"monitor ended before it could be sampled: {text[-2000:]}")
-    return {**out, "monitor_exit_code": float(proc.returncode),
-            "monitor_output_tail": text.strip().splitlines()[-2:]}
+    return {**out, f"{key}_exit_code": float(proc.returncode),
+            f"{key}_output_tail": text.strip().splitlines()[-2:]}
 
 
 def bench_memory(model: Path, frames: list[np.ndarray], n: int, tmp: Path) -> dict[str, float]:
@@ -603,6 +647,10 @@ def run_pipeline_bench(model: Path, quick: bool) -> dict[str, Any]:
         out.update(bench_analyze(model, clip, tmp))
         out.update(finish_monitor(proc, sampler))
         out["monitor_clip_s"] = steady_s
+        # then the webcam stand-in, alone (the monitor figure above ran beside the other stages)
+        cam = start_camera_monitor(model, steady, tmp)
+        out.update(finish_monitor(cam, sample_monitor(cam, steady_s, settle_s, "camera_monitor"),
+                                  "camera_monitor"))
         err = mem.communicate()[1].decode(errors="replace")
         if mem.returncode != 0:
             raise RuntimeError(f"memory loop failed: {err[-2000:]}")
@@ -655,7 +703,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--core-only", action="store_true", help="only the pure-core micro-benchmarks")
     ap.add_argument("--filter", action="store_true", help="also measure filter jitter and lag")
     ap.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--camera-monitor-child", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.camera_monitor_child is not None:
+        return _camera_monitor_child(_model_path(args.model), args.camera_monitor_child)
     if args.memory_child is not None:
         return _memory_child(_model_path(args.model), args.memory_child, args.json)
     results: dict[str, Any] = {}

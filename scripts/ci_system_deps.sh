@@ -23,6 +23,8 @@ PACKAGES=(
   gcc
   chromium
   fonts-dejavu-core
+  imagemagick
+  x11-apps
 )
 
 missing=()

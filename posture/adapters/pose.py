@@ -109,6 +109,9 @@ class MediaPipePose:
         self._last_ms = -1
         self._t0_s: float | None = None
         self._first_person_pending = True
+        self._tracking = False
+        self.retries = 0
+        """How often a lost track was re-detected on the same frame (VIDEO mode)."""
         with native_logs.silenced():
             import mediapipe as mp
             from mediapipe.tasks.python import BaseOptions, vision
@@ -175,6 +178,14 @@ class MediaPipePose:
             self._first_person_pending = not result.pose_landmarks
         else:
             result = self._run(rgb, t_s)
+        if not result.pose_landmarks and self.mode == "video" and self._tracking:
+            # The tracker lost the person (they moved between two looks far apart): VIDEO mode
+            # then reports nobody for this frame and detects afresh on the next one. Detect
+            # afresh on this frame instead, 1 ms later, so a slow look rate never sees a person
+            # vanish every other look. Costs one extra inference, only when tracking is lost.
+            self.retries += 1
+            result = self._run(rgb, t_s)
+        self._tracking = bool(result.pose_landmarks)
         if not result.pose_landmarks:
             return PoseFrame.empty(t_s, (w, h))
         return _to_frame(result, t_s, (w, h))

@@ -1,7 +1,8 @@
 """The `--preview` window: the frame with the detected skeleton, the angles and the state in colour.
 
-OpenCV's HighGUI needs a display; without one, opening the window fails and the preview turns
-itself off with one warning instead of stopping the monitor. The window lives on the monitor
+OpenCV's HighGUI needs a display; without one the preview turns itself off with one warning
+instead of stopping the monitor. On Linux the display is checked before any window is opened:
+OpenCV's Qt backend does not raise when it cannot reach X, it aborts the whole process. The window lives on the monitor
 loop's thread (HighGUI is not thread-safe), and `waitKey(1)` keeps it responsive; pressing `q` or
 Esc in it asks the monitor to stop.
 """
@@ -10,6 +11,9 @@ from __future__ import annotations
 
 import logging
 import math
+import os
+import re
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -58,13 +62,35 @@ def draw_overlay(image: np.ndarray, analysis: Any, state: str, faults: tuple[str
     return out
 
 
+def display_problem(env: dict[str, str] | None = None, platform: str | None = None) -> str:
+    """Why no window can open here ("" when one can, as far as can be told without opening it).
+
+    Linux and other X11 systems need `DISPLAY` (OpenCV's wheels talk X11 only; Wayland desktops
+    provide XWayland's `DISPLAY`), and a local display `:N` needs its socket in /tmp/.X11-unix.
+    """
+    env = dict(os.environ) if env is None else env
+    platform = platform or sys.platform
+    if platform in ("darwin", "win32", "cygwin"):
+        return ""
+    display = env.get("DISPLAY", "")
+    if not display:
+        return "no DISPLAY set (no X11 or XWayland display)"
+    m = re.fullmatch(r"(?:unix)?:(\d+)(?:\.\d+)?", display)
+    if m and not os.path.exists(f"/tmp/.X11-unix/X{m.group(1)}"):
+        return f"X display {display} is not running (no /tmp/.X11-unix/X{m.group(1)})"
+    return ""
+
+
 class PreviewWindow:
     """Shows each analysed frame; disables itself when no display is available."""
 
     def __init__(self, on_quit: Callable[[], None] | None = None) -> None:
-        self.enabled = True
         self.on_quit = on_quit
         self.shown = 0
+        why = display_problem()
+        self.enabled = not why
+        if why:
+            log.warning("preview window unavailable: %s; monitoring without it", why)
 
     def show(self, frame: Any, analysis: Any, verdict: Any) -> None:
         """Draw and display one frame (monitor observer signature)."""

@@ -1,0 +1,149 @@
+"""`posture snooze | resume | status` against a running monitor, over the owner-only Unix socket.
+
+A real `posture monitor` subprocess plays a generated clip in real time; the CLI talks to it the
+way a user would. The control server's refusals and the socket's permissions are checked too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from clips import have_photos, slouch_frames, upright_photo, write_clip
+
+from posture.adapters import control
+from posture.adapters.control import ControlServer
+from posture.cli import main
+from posture.core.errors import ControlError
+
+
+def _status(capsys: pytest.CaptureFixture[str]) -> dict:  # type: ignore[type-arg]
+    capsys.readouterr()
+    assert main(["status", "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def _wait_status(capsys: pytest.CaptureFixture[str], cond, timeout_s: float = 5.0) -> dict:  # type: ignore[no-untyped-def,type-arg]
+    """The loop drains requests between frames (up to a second apart when steady)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        status = _status(capsys)
+        if cond(status) or time.monotonic() > deadline:
+            return status
+        time.sleep(0.1)
+
+
+@pytest.mark.model
+@pytest.mark.skipif(not have_photos(), reason="sitting-side photos not found")
+def test_snooze_resume_status_against_a_running_monitor(
+    model_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    clip = write_clip(slouch_frames(upright_photo(256), [("upright", 40)], fps=5.0),
+                      tmp_path / "clip.avi", 5.0)
+    sock = Path(os.environ["XDG_RUNTIME_DIR"]) / "posture" / "control.sock"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "posture", "monitor", "--source", str(clip), "--no-notify",
+         "--model", str(model_path), "--db", str(tmp_path / "h.sqlite3")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8",
+    )
+    try:
+        deadline = time.monotonic() + 60
+        state = "starting"
+        while state in ("starting", "unknown") and time.monotonic() < deadline:
+            assert proc.poll() is None, proc.communicate()[1]
+            time.sleep(0.2)
+            if sock.exists():
+                try:
+                    state = control.send({"cmd": "status"})["status"]["state"]
+                except ControlError:
+                    continue  # bound but not yet listening
+        assert state == "good"
+
+        # owner-only: the socket 0600 inside a 0700 directory
+        assert stat.S_IMODE(sock.stat().st_mode) == 0o600
+        assert stat.S_IMODE(sock.parent.stat().st_mode) == 0o700
+        assert stat.S_ISSOCK(sock.stat().st_mode)
+
+        status = _status(capsys)
+        assert status["state"] == "good" and status["view"] == "side_right"
+        assert status["cva_deg"] > 50 and status.get("snoozed_for_s") is None
+
+        assert main(["snooze", "30m"]) == 0
+        assert "snoozed for 30m" in capsys.readouterr().out
+        status = _wait_status(capsys, lambda st: "snoozed_for_s" in st)
+        assert 1790 <= status["snoozed_for_s"] <= 1800, status
+        assert main(["status"]) == 0
+        assert re.search(r"alerts snoozed (29|30) min", capsys.readouterr().out)
+
+        assert main(["resume"]) == 0
+        status = _wait_status(capsys, lambda st: "snoozed_for_s" not in st)
+        assert status.get("snoozed_for_s") is None and status["state"] == "good"
+
+        # nonsense is refused by the monitor with a reason, and nothing changes
+        with pytest.raises(ControlError, match="seconds"):
+            control.send({"cmd": "snooze", "seconds": -5})
+        assert main(["snooze", "forever"]) == 1
+        assert "cannot read duration" in capsys.readouterr().err
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err[-2000:]
+    assert not sock.exists()
+
+
+def test_status_without_a_monitor_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["status"]) == 1
+    err = capsys.readouterr().err
+    assert "no monitor is running" in err and "control.sock" in err
+
+
+def test_server_refuses_bad_requests_and_a_second_monitor(tmp_path: Path) -> None:
+    path = tmp_path / "rt" / "posture" / "control.sock"
+    server = ControlServer(path)
+    server.start()
+    try:
+        assert control.send({"cmd": "status"}, path)["status"] == {"state": "starting"}
+        with pytest.raises(ControlError, match="unknown command 'reboot'"):
+            control.send({"cmd": "reboot"}, path)
+        with pytest.raises(ControlError, match="0 < seconds <= 86400"):
+            control.send({"cmd": "snooze", "seconds": "1h"}, path)
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.connect(str(path))
+            s.sendall(b"not json\n")
+            reply = json.loads(s.makefile().readline())
+        assert reply["ok"] is False and "malformed" in reply["error"]
+        assert server.requests.empty()
+        control.send({"cmd": "snooze", "seconds": 90}, path)
+        control.send({"cmd": "resume"}, path)
+        got = [server.requests.get_nowait() for _ in range(2)]
+        assert [(r.cmd, r.seconds) for r in got] == [("snooze", 90.0), ("resume", 0.0)]
+        with pytest.raises(ControlError, match="already running"):
+            ControlServer(path).start()
+    finally:
+        server.close()
+    assert not path.exists()
+
+
+def test_a_stale_socket_of_a_dead_monitor_is_replaced(tmp_path: Path) -> None:
+    path = tmp_path / "posture" / "control.sock"
+    path.parent.mkdir()
+    dead = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    dead.bind(str(path))
+    dead.close()  # the file stays, nobody listens: what a killed monitor leaves
+    server = ControlServer(path)
+    server.start()
+    try:
+        assert control.send({"cmd": "status"}, path)["ok"] is True
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    finally:
+        server.close()

@@ -1,0 +1,334 @@
+"""The monitor loop under a fake clock: camera lost and back, busy at start, black and frozen
+frames, snooze releasing the camera, and the screen lock.
+
+Everything real except time and the device: a scripted camera (posture.testing.ScriptedCamera)
+plays a real side-view photo (upright, or with the head moved forward) with sensor noise, the
+real pose model reads it (cached per picture), the real judge decides, and the real control
+socket carries snooze/resume/status.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from clips import have_photos, head_forward, upright_photo
+
+from posture.adapters import control
+from posture.adapters.control import ControlRequest, ControlServer
+from posture.app import LazyJudge, ProfileChoice
+from posture.core.config import JudgeConfig
+from posture.core.events import Nudge, SlouchStarted
+from posture.core.rate import AdaptiveRate, RateConfig
+from posture.monitor import Monitor, MonitorResult, StatusLine
+from posture.pipeline import FrameAnalyzer
+from posture.session import PostureSession
+from posture.testing import (
+    CachedPose,
+    FakeClock,
+    FakeLockProbe,
+    RecordingNotifier,
+    ScriptedCamera,
+    noisy,
+)
+
+pytestmark = [
+    pytest.mark.model,
+    pytest.mark.skipif(not have_photos(), reason="sitting-side photos not found"),
+]
+
+T0 = 1000.0
+
+
+class HookClock(FakeClock):
+    """A FakeClock that runs scheduled actions when time passes their moment (from any sleep)."""
+
+    def __init__(self, start_s: float) -> None:
+        super().__init__(start_s)
+        self._hooks: list[tuple[float, Callable[[], None]]] = []
+
+    def at(self, t_s: float, fn: Callable[[], None]) -> None:
+        self._hooks.append((t_s, fn))
+        self._hooks.sort(key=lambda h: h[0])
+
+    def advance(self, seconds: float) -> float:
+        t = super().advance(seconds)
+        while self._hooks and self._hooks[0][0] <= t:
+            _, fn = self._hooks.pop(0)
+            fn()
+        return t
+
+
+@pytest.fixture(scope="module")
+def pictures() -> dict[str, np.ndarray]:
+    photo = upright_photo(256)
+    return {
+        "upright": photo.image,
+        "forward": head_forward(photo),
+        "black": np.zeros_like(photo.image),
+    }
+
+
+@pytest.fixture(scope="module")
+def pose(image_pose):  # type: ignore[no-untyped-def]
+    return CachedPose(image_pose)
+
+
+class Run:
+    """A monitor on a scripted camera, with everything it did recorded."""
+
+    def __init__(self, clock: FakeClock, camera: ScriptedCamera, pose: CachedPose, *,
+                 judge: JudgeConfig | None = None, lock_probe: Any = None,
+                 control: ControlServer | None = None) -> None:
+        self.clock = clock
+        self.camera = camera
+        self.notifier = RecordingNotifier()
+        self.session = PostureSession(
+            judge=LazyJudge(judge or JudgeConfig(), ProfileChoice(None, "default", False), None),  # type: ignore[arg-type]
+            notifier=self.notifier,
+        )
+        self.status_text = io.StringIO()
+        self.verdicts: list[Any] = []
+        self.analyses: list[Any] = []
+        self.monitor = Monitor(
+            source_factory=camera.open,
+            analyzer=FrameAnalyzer(pose=pose, detect_freeze=camera.live),
+            session=self.session, clock=clock, rate=AdaptiveRate(RateConfig()),
+            status=StatusLine(self.status_text, tty=False), control=control,
+            observers=[self._observe], lock_probe=lock_probe,
+        )
+
+    def _observe(self, frame: Any, analysis: Any, verdict: Any) -> None:
+        self.analyses.append(analysis)
+        self.verdicts.append(verdict)
+
+    def run(self) -> MonitorResult:
+        return self.monitor.run()
+
+    def states(self, a: float, b: float) -> set[str]:
+        return {v.state for v in self.verdicts if a <= v.t_s < b}
+
+
+def test_camera_lost_mid_stream_is_said_once_reopened_with_backoff_and_never_a_slouch(
+    pictures: dict[str, np.ndarray], pose: CachedPose, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = FakeClock(T0)
+
+    def image_at(t: float) -> np.ndarray:
+        # forward for 15 s just before the outage: half the persistence time
+        return noisy(pictures["forward" if T0 + 10 <= t < T0 + 25 else "upright"], t)
+
+    camera = ScriptedCamera(clock, image_at, unplugged=[(T0 + 25, T0 + 85)], end_s=T0 + 110)
+    run = Run(clock, camera, pose)
+    with caplog.at_level(logging.INFO, logger="posture.monitor"):
+        result = run.run()
+
+    assert result.stopped_by == "end of source"
+    assert result.camera_losses == 1
+    # said once: one warning for the loss (not one per retry), one line when it came back
+    lost = [r for r in caplog.records if "unavailable" in r.getMessage()]
+    back = [r for r in caplog.records if "camera is back" in r.getMessage()]
+    assert len(lost) == 1 and len(back) == 1, [r.getMessage() for r in caplog.records]
+    assert run.status_text.getvalue().count("camera unavailable") == 1
+    # reopened with exponential backoff: 1, 2, 4, 8, 16, then 30 s (the cap) apart
+    retries = [t - T0 for t in camera.open_attempts[1:]]
+    gaps = np.diff(retries)
+    assert retries[0] == pytest.approx(25.0, abs=0.3)
+    assert list(gaps) == pytest.approx([1, 2, 4, 8, 16, 30], abs=0.3)
+    assert len(camera.opened) == 2 and camera.opened[1] - T0 >= 85
+    # monitoring went on after the outage, with the device released at the end
+    assert max(camera.reads) - T0 > 105 and camera.open_count == 0
+    assert not any(T0 + 25 <= t < T0 + 85 for t in camera.reads)
+    # the forward head before the outage was seen, but the outage never counted as slouching
+    assert any("forward_head" in v.instant_faults for v in run.verdicts)
+    assert "slouching" not in {v.state for v in run.verdicts}
+    assert not [e for e in run.session.events if isinstance(e, SlouchStarted | Nudge)]
+    assert run.notifier.sent == []
+
+
+def test_busy_camera_at_start_is_retried_without_a_crash(
+    pictures: dict[str, np.ndarray], pose: CachedPose, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = FakeClock(T0)
+    camera = ScriptedCamera(clock, lambda t: noisy(pictures["upright"], t),
+                            fail_first_opens=3, end_s=T0 + 20)
+    run = Run(clock, camera, pose)
+    with caplog.at_level(logging.WARNING, logger="posture.monitor"):
+        result = run.run()
+    assert [t - T0 for t in camera.open_attempts] == pytest.approx([0, 1, 3, 7], abs=0.3)
+    assert len([r for r in caplog.records if "busy" in r.getMessage()]) == 1
+    assert result.analysed > 10 and result.stopped_by == "end of source"
+    assert run.states(T0 + 8, T0 + 20) == {"good"}
+
+
+def test_black_and_frozen_frames_are_unknown_never_slouching(
+    pictures: dict[str, np.ndarray], pose: CachedPose
+) -> None:
+    clock = FakeClock(T0)
+
+    def image_at(t: float) -> np.ndarray:
+        s = t - T0
+        if s < 10:
+            return noisy(pictures["upright"], t)
+        if s < 50:
+            return pictures["black"]  # privacy shutter closed
+        if s < 100:
+            return pictures["forward"]  # a driver repeating one (slouched) frame forever
+        return noisy(pictures["upright"], t)
+
+    camera = ScriptedCamera(clock, image_at, end_s=T0 + 115)
+    run = Run(clock, camera, pose, judge=JudgeConfig(persistence_s=10))
+    calls_before = pose.calls
+    result = run.run()
+
+    assert result.analysed > 50
+    dark = [v for v in run.verdicts if T0 + 10 <= v.t_s < T0 + 50]
+    frozen = [v for v in run.verdicts if T0 + 56 <= v.t_s < T0 + 100]
+    assert dark and frozen
+    assert {(v.state, v.reason) for v in dark} == {("unknown", "camera image is dark")}
+    assert {(v.state, v.reason) for v in frozen} == {("unknown", "camera image is frozen")}
+    # the slouched picture was judged only until the freeze was recognised (5 s), never as an
+    # episode: a frozen image is no evidence of anything
+    assert "slouching" not in {v.state for v in run.verdicts}
+    assert not [e for e in run.session.events if isinstance(e, SlouchStarted)]
+    assert run.states(T0 + 103, T0 + 115) == {"good"}
+    # the model never ran on a dark or frozen frame
+    judged = [a for a in run.analyses if not a.image_issue]
+    assert pose.calls - calls_before == len(judged)
+    assert "can't see you: camera image is dark" in run.status_text.getvalue()
+    assert "can't see you: camera image is frozen" in run.status_text.getvalue()
+
+
+def test_snooze_releases_a_live_camera_and_resume_reopens_it(
+    pictures: dict[str, np.ndarray], pose: CachedPose, tmp_path: Path
+) -> None:
+    clock = HookClock(T0)
+    server = ControlServer(tmp_path / "run" / "control.sock")
+    server.start()
+    seen: dict[str, Any] = {}
+    path = server.path
+    clock.at(T0 + 10, lambda: control.send({"cmd": "snooze", "seconds": 60}, path))
+    clock.at(T0 + 40, lambda: seen.update(during=control.send({"cmd": "status"}, path)))
+    clock.at(T0 + 90, lambda: control.send({"cmd": "snooze", "seconds": 1800}, path))
+    clock.at(T0 + 100, lambda: control.send({"cmd": "resume"}, path))
+    camera = ScriptedCamera(clock, lambda t: noisy(pictures["forward"], t), end_s=T0 + 130)
+    run = Run(clock, camera, pose, control=server,
+              judge=JudgeConfig(persistence_s=5, cooldown_s=0, recover_window_s=2))
+    try:
+        run.run()
+    finally:
+        server.close()
+
+    rel = lambda ts: [round(t - T0, 1) for t in ts]  # noqa: E731
+    opened, closed = rel(camera.opened), rel(camera.closed)
+    assert len(opened) == 3, (opened, closed)
+    # released within a turn of each snooze; reopened when the 60 s ran out, and on resume
+    assert 10 <= closed[0] <= 11 and 70 <= opened[1] <= 71.5
+    assert 90 <= closed[1] <= 91 and 100 <= opened[2] <= 101
+    assert not [t for t in rel(camera.reads) if 11 < t < 70 or 91 < t < 100]
+    assert seen["during"]["status"]["state"] == "snoozed"
+    assert 25 <= seen["during"]["status"]["snoozed_for_s"] <= 35
+    # the head was forward all along: nudged before the first snooze, never during it
+    nudges = [e for e in run.session.events if isinstance(e, Nudge)]
+    assert nudges and not [n for n in nudges if 10 < n.t_s - T0 < 70]
+    assert server.status.get("state") in ("slouching", "good", "unknown")
+    assert camera.open_count == 0
+
+
+def test_screen_lock_releases_the_camera_and_holds_alerts(
+    pictures: dict[str, np.ndarray], pose: CachedPose, tmp_path: Path
+) -> None:
+    clock = HookClock(T0)
+    server = ControlServer(tmp_path / "run" / "control.sock")
+    server.start()
+    seen: dict[str, Any] = {}
+    clock.at(T0 + 40, lambda: seen.update(during=control.send({"cmd": "status"}, server.path)))
+    probe = FakeLockProbe(clock, locked=[(T0 + 20, T0 + 60)])
+    camera = ScriptedCamera(clock, lambda t: noisy(pictures["upright"], t), end_s=T0 + 90)
+    run = Run(clock, camera, pose, lock_probe=probe, control=server)
+    try:
+        result = run.run()
+    finally:
+        server.close()
+    assert result.screen_locks == 1
+    opened, closed = [t - T0 for t in camera.opened], [t - T0 for t in camera.closed]
+    assert len(opened) == 2
+    assert 20 <= closed[0] <= 25.5, "released within one poll interval of the lock"
+    assert 60 <= opened[1] <= 65.5, "reopened within one poll interval of the unlock"
+    assert not [t for t in camera.reads if closed[0] + T0 < t < opened[1] + T0]
+    assert seen["during"]["status"]["state"] == "screen locked"
+    # polled every 5 s, not every frame: cheap
+    polls = np.diff(probe.polls)
+    assert len(probe.polls) <= 20 and polls.min() >= 5.0 - 1e-6
+    assert run.states(T0 + 70, T0 + 90) == {"good"}
+
+
+def test_unknown_lock_state_changes_nothing(
+    pictures: dict[str, np.ndarray], pose: CachedPose
+) -> None:
+    clock = FakeClock(T0)
+    probe = FakeLockProbe(clock, unknown=True)
+    camera = ScriptedCamera(clock, lambda t: noisy(pictures["upright"], t), end_s=T0 + 30)
+    run = Run(clock, camera, pose, lock_probe=probe)
+    result = run.run()
+    assert result.screen_locks == 0 and len(camera.opened) == 1
+    assert probe.polls and result.analysed >= 30
+
+
+def test_stop_during_backoff_is_prompt(pictures: dict[str, np.ndarray], pose: CachedPose) -> None:
+    """SIGTERM while the camera is gone ends the run at once, not after a 30 s backoff."""
+    clock = HookClock(T0)
+    camera = ScriptedCamera(clock, lambda t: noisy(pictures["upright"], t),
+                            unplugged=[(T0 + 5, math.inf)])
+    run = Run(clock, camera, pose)
+    clock.at(T0 + 40, lambda: run.monitor.stop("SIGTERM"))
+    result = run.run()
+    assert result.stopped_by == "SIGTERM"
+    assert clock.monotonic() - T0 <= 40.5
+    assert camera.open_count == 0
+
+
+def test_snooze_ending_while_the_camera_is_gone_then_a_stop_ends_cleanly(
+    pictures: dict[str, np.ndarray], pose: CachedPose, tmp_path: Path
+) -> None:
+    """The reopen after a snooze keeps retrying while the camera is gone; a stop then ends the
+    run (it used to fall through to reading from no source at all)."""
+    clock = HookClock(T0)
+    camera = ScriptedCamera(clock, lambda t: noisy(pictures["upright"], t),
+                            unplugged=[(T0 + 15, math.inf)])
+    requests = ControlServer(tmp_path / "unused.sock")  # never started: only its queue is used
+    run = Run(clock, camera, pose, control=requests)
+    clock.at(T0 + 5, lambda: requests.requests.put(ControlRequest("snooze", 20.0)))
+    clock.at(T0 + 60, lambda: run.monitor.stop("SIGTERM"))
+    result = run.run()
+    assert result.stopped_by == "SIGTERM"
+    assert camera.open_count == 0 and len(camera.opened) == 1
+    assert len(camera.open_attempts) >= 4  # retried after the snooze ran out at 25 s
+
+
+def test_a_run_without_any_frame_still_ends_its_stored_session(
+    pictures: dict[str, np.ndarray], pose: CachedPose, tmp_path: Path
+) -> None:
+    """No camera ever came and a stop arrived: the history session still gets its end."""
+    from posture.adapters.store import HistoryStore
+
+    clock = HookClock(T0)
+    camera = ScriptedCamera(clock, lambda t: pictures["upright"], unplugged=[(T0, math.inf)])
+    run = Run(clock, camera, pose)
+    store = HistoryStore.open(tmp_path / "h.sqlite3")
+    run.session.store = store
+    store.start_session(clock.now_utc(), kind="monitor", source="scripted")
+    clock.at(T0 + 12, lambda: run.monitor.stop("SIGTERM"))
+    try:
+        result = run.run()
+        [(start, end)] = store.query("SELECT start_unix, end_unix FROM sessions")
+    finally:
+        store.close()
+    assert result.stopped_by == "SIGTERM" and result.analysed == 0
+    assert end is not None and end - start == pytest.approx(12.0, abs=0.5)
