@@ -64,3 +64,8 @@ def image_pose(model_path: Path):  # type: ignore[no-untyped-def]
 
     with MediaPipePose(model_path, mode="image") as pose:
         yield pose
+
+
+# One notification server for the whole session: dbus-python keeps one connection per process,
+# so a second dunst (on another bus) would never see plyer's notifications.
+from dunst_harness import dunst  # noqa: E402, F401

@@ -11,7 +11,7 @@ Reading back: dunst's `history` lists only closed notifications, so `notificatio
 `notifications(since=mark)` to see only the new ones.
 
 Use the session-scoped `dunst` fixture (import it into a test module or conftest:
-`from dunst_harness import dunst  # noqa: F401`). Off CI it skips, saying which program is
+tests/conftest.py imports it once for the session). Off CI it skips, saying which program is
 missing; with CI=true a missing program fails the test instead.
 """
 

@@ -18,7 +18,8 @@ REPO = Path(__file__).resolve().parents[1]
 STAGES = ("decode", "colour", "inference", "landmark_copy", "geometry_smoothing", "judge", "store")
 GOALS = (
     "cpu_ratio_vs_naive", "cva_agreement_median_abs_deg", "pipeline_overhead_share",
-    "monitor_cpu_share_of_core", "analyze_fps", "geometry_batch_us_per_frame", "memory_growth_mb",
+    "monitor_cpu_share_of_core", "camera_monitor_cpu_share_of_core", "analyze_fps",
+    "geometry_batch_us_per_frame", "memory_growth_mb",
 )
 
 
@@ -46,6 +47,8 @@ def test_quick_bench_writes_every_measurement_and_goal(tmp_path: Path, model_pat
     assert doc["analyze_frames_read"] >= doc["analyze_frames_analysed"] >= 1
     assert doc["monitor_exit_code"] == 0
     assert "stopped by end of source" in doc["monitor_output_tail"][-1]
+    assert doc["camera_monitor_exit_code"] == 0
+    assert "decoded" in doc["camera_monitor_output_tail"][-1]
 
     assert set(doc["goals"]) == set(GOALS)
     for g in doc["goals"].values():

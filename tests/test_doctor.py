@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 from clips import have_photos, slouch_frames, upright_photo, write_clip
-from dunst_harness import DunstSession, dunst  # noqa: F401  (dunst: the fixture)
+from dunst_harness import DunstSession
 
 from posture.cli import main
 

@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import pytest
-from dunst_harness import DunstSession, dunst, skip_or_fail  # noqa: F401  (dunst: the fixture)
+from dunst_harness import DunstSession, skip_or_fail
 
 from posture.adapters.notify import (
     ChainNotifier,

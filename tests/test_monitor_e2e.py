@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from clips import have_photos, head_forward, slouch_frames, upright_photo, write_clip
-from dunst_harness import DunstSession, dunst  # noqa: F401  (dunst: the fixture)
+from dunst_harness import DunstSession
 
 from posture.cli import main
 

@@ -163,7 +163,7 @@ def test_busy_camera_at_start_is_retried_without_a_crash(
         result = run.run()
     assert [t - T0 for t in camera.open_attempts] == pytest.approx([0, 1, 3, 7], abs=0.3)
     assert len([r for r in caplog.records if "busy" in r.getMessage()]) == 1
-    assert result.analysed > 10 and result.stopped_by == "end of source"
+    assert result.analysed >= 6 and result.stopped_by == "end of source"  # 12 s at 0.5 fps
     assert run.states(T0 + 8, T0 + 20) == {"good"}
 
 
@@ -278,7 +278,7 @@ def test_unknown_lock_state_changes_nothing(
     run = Run(clock, camera, pose, lock_probe=probe)
     result = run.run()
     assert result.screen_locks == 0 and len(camera.opened) == 1
-    assert probe.polls and result.analysed >= 30
+    assert probe.polls and result.analysed >= 14  # 30 s at the 0.5 fps idle rate
 
 
 def test_stop_during_backoff_is_prompt(pictures: dict[str, np.ndarray], pose: CachedPose) -> None:

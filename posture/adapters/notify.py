@@ -125,6 +125,14 @@ def _run(argv: Sequence[str], *, timeout_s: float, env: Mapping[str, str] | None
     return ""
 
 
+def _session_bus_reachable() -> bool:
+    """A desktop session bus is announced in the environment or at $XDG_RUNTIME_DIR/bus."""
+    if os.environ.get("DBUS_SESSION_BUS_ADDRESS"):
+        return True
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    return bool(runtime) and Path(runtime, "bus").exists()
+
+
 class PlyerNotifier:
     """plyer's notification facade, on the paths where it passes text safely (see module doc)."""
 
@@ -183,6 +191,10 @@ class PlyerNotifier:
             impl = self._implementation()
         except BackendUnavailable as exc:
             return DeliveryResult(False, self.name, str(exc))
+        if sys.platform.startswith("linux") and not _session_bus_reachable():
+            # dbus-python keeps one bus connection per process: without this check a connection
+            # made earlier to some other bus would be reused silently.
+            return DeliveryResult(False, self.name, "no D-Bus session bus (not in a desktop session)")
         icon = self.icon
         if icon is not None and sys.platform == "win32":
             icon = icon_path("ico")  # plyer's Windows balloon wants an .ico
