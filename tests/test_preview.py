@@ -57,7 +57,7 @@ def test_overlay_draws_the_skeleton_at_the_landmarks(analysed) -> None:  # type:
     red = np.all(np.abs(out.astype(int) - STATE_COLOURS_BGR["slouching"]) <= 30, axis=2)
     assert red.sum() > 100
     # far from the person and the text, nothing changed (bottom right of the desk)
-    assert not changed[h - 30:, w - 30:].any()
+    assert not changed[:30, w - 30:].any()  # the top right corner holds neither skeleton nor text
     # the same frame in a good state is green instead
     green = draw_overlay(image, a, "good", ())
     assert np.all(np.abs(green.astype(int) - STATE_COLOURS_BGR["good"]) <= 30, axis=2).sum() > 100
@@ -69,7 +69,7 @@ def test_overlay_without_a_person_only_writes_the_state(analysed) -> None:  # ty
     out = draw_overlay(image, empty, "away", ())
     changed = np.any(out != image, axis=2)
     ys, _ = np.nonzero(changed)
-    assert changed.any() and ys.max() < 70  # two text lines at the top, no skeleton
+    assert changed.any() and ys.min() > image.shape[0] * 0.7  # only the text band along the bottom, no skeleton
     gray = draw_overlay(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), a, "good", ())
     assert gray.ndim == 3
 
@@ -123,7 +123,7 @@ def xvfb(tmp_path: Path) -> Iterator[str]:
 
 
 def test_monitor_preview_runs_under_xvfb(model_path: Path, tmp_path: Path, xvfb: str) -> None:
-    clip = write_clip(slouch_frames(upright_photo(), [("upright", 8)], fps=5.0),
+    clip = write_clip(slouch_frames(upright_photo(), [("upright", 14)], fps=5.0),
                       tmp_path / "clip.avi", 5.0)
     env = {**os.environ, "DISPLAY": xvfb, "QT_QPA_PLATFORM": "xcb"}
     proc = subprocess.Popen(
@@ -134,13 +134,15 @@ def test_monitor_preview_runs_under_xvfb(model_path: Path, tmp_path: Path, xvfb:
     )
     shots: list[np.ndarray] = []
     try:
-        time.sleep(3.0)
-        for i in range(6):
+        # screenshots while it plays (model loading takes a while on a busy machine)
+        for i in range(40):
+            if proc.poll() is not None:
+                break
             path = tmp_path / f"shot{i}.png"
             subprocess.run(["import", "-window", "root", str(path)], env=env, check=True,
                            timeout=20, capture_output=True)
             shots.append(cv2.imread(str(path)))
-            time.sleep(0.6)
+            time.sleep(0.5)
         _, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
@@ -154,7 +156,7 @@ def test_monitor_preview_runs_under_xvfb(model_path: Path, tmp_path: Path, xvfb:
              for s in shots]
     best = int(np.argmax(green))
     cv2.imwrite(str(SCREENSHOT_DIR / "posture-preview-xvfb.png"), shots[best])
-    assert all(s.std() > 20 for s in shots), "the screen is blank"
+    assert shots[best].std() > 20, "the screen is blank"
     assert green[best] > 100, green
 
 

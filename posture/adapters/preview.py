@@ -32,33 +32,50 @@ STATE_COLOURS_BGR = {
 WINDOW = "posture preview"
 
 
+CVA_LINE_BGR = (0, 215, 255)
+"""The ear-shoulder line the CVA estimate is measured on (amber)."""
+
+
 def draw_overlay(image: np.ndarray, analysis: Any, state: str, faults: tuple[str, ...]) -> np.ndarray:
-    """A copy of `image` with the skeleton, key angles and the state drawn on it (BGR)."""
+    """Return a copy of `image` with the skeleton, key angles and the state drawn on it (BGR).
+
+    The text sits in a dark band along the bottom edge, where it never covers the head; in side
+    view the ear-shoulder line the CVA estimate measures is drawn in amber.
+    """
     import cv2
 
     out = image.copy() if image.ndim == 3 else cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
     h, w = out.shape[:2]
     colour = STATE_COLOURS_BGR.get(state, (255, 255, 255))
     pose = analysis.pose
+    thick = max(1, round(min(w, h) / 240))
     if pose.person:
         pts = np.column_stack([pose.image_xyz[:, 0] * w, pose.image_xyz[:, 1] * h]).astype(int)
         seen = pose.visibility > 0.5
         for a, b in SKELETON_EDGES:
             if seen[a] and seen[b]:
-                cv2.line(out, tuple(pts[a]), tuple(pts[b]), colour, 2, cv2.LINE_AA)
+                cv2.line(out, tuple(pts[a]), tuple(pts[b]), colour, 2 * thick, cv2.LINE_AA)
+        if analysis.view.startswith("side") and not math.isnan(analysis.metrics.get("cva_deg", math.nan)):
+            near = 0 if pose.image_xyz[7, 2] + pose.image_xyz[11, 2] < pose.image_xyz[8, 2] + pose.image_xyz[12, 2] else 1
+            ear, shoulder = (7, 11) if near == 0 else (8, 12)
+            cv2.line(out, tuple(pts[shoulder]), tuple(pts[ear]), CVA_LINE_BGR, 2 * thick, cv2.LINE_AA)
         for i in np.flatnonzero(seen[:25]):
-            cv2.circle(out, tuple(pts[i]), 3, (255, 255, 255), -1, cv2.LINE_AA)
-    lines = [f"{state}" + (f": {', '.join(f.replace('_', ' ') for f in faults)}" if faults else "")]
+            cv2.circle(out, tuple(pts[i]), 2 + thick, (255, 255, 255), -1, cv2.LINE_AA)
+    parts = [state + (f": {', '.join(f.replace('_', ' ') for f in faults)}" if faults else "")]
     for key, label in (("cva_deg", "CVA est"), ("neck_flexion_deg", "neck flexion")):
         v = analysis.metrics.get(key, math.nan)
         if not math.isnan(v):
-            lines.append(f"{label} {v:.0f} deg")
-    lines.append(f"view {analysis.view}")
-    for i, text in enumerate(lines):
-        y = 28 + i * 26
-        cv2.putText(out, text, (12, y), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (0, 0, 0), 4, cv2.LINE_AA)
-        cv2.putText(out, text, (12, y), cv2.FONT_HERSHEY_SIMPLEX, 0.7,
-                    colour if i == 0 else (255, 255, 255), 2, cv2.LINE_AA)
+            parts.append(f"{label} {v:.0f} deg")
+    parts.append(analysis.view.replace("_", " "))
+    scale = max(0.4, min(w, h) / 900)
+    line_h = int(30 * scale) + 6
+    band = out[h - line_h * 2 - 8:, :]
+    band[:] = (band * 0.35).astype(np.uint8)
+    rows = [parts[0], "  ".join(parts[1:])]
+    for i, text in enumerate(rows):
+        y = h - line_h * (2 - i) + int(line_h * 0.55)
+        cv2.putText(out, text, (10, y), cv2.FONT_HERSHEY_SIMPLEX, scale,
+                    colour if i == 0 else (255, 255, 255), max(1, thick), cv2.LINE_AA)
     return out
 
 
