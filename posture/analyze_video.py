@@ -53,13 +53,19 @@ def analyze_video(
     session = PostureSession(judge=judge, store=store)  # type: ignore[arg-type]
     if store is not None:
         store.start_session(
-            wall_start or datetime.now(UTC), kind="analyze", source=str(path),
-            profile=choice.name, model=model_name,
+            wall_start or datetime.now(UTC),
+            kind="analyze",
+            source=str(path),
+            profile=choice.name,
+            model=model_name,
         )
-    rate = AdaptiveRate(RateConfig(
-        min_fps=settings.monitor.min_fps, max_fps=settings.monitor.max_fps,
-        adaptive=settings.monitor.adaptive,
-    ))
+    rate = AdaptiveRate(
+        RateConfig(
+            min_fps=settings.monitor.min_fps,
+            max_fps=settings.monitor.max_fps,
+            adaptive=settings.monitor.adaptive,
+        )
+    )
     frames: list[dict[str, Any]] = []
     verdicts: list[Verdict] = []
     bar = progress("analysing video", source.frame_count) if progress else None
@@ -81,14 +87,16 @@ def analyze_video(
                 verdict, _ = session.step(a)
                 verdicts.append(verdict)
                 last_t = frame.t_s
-                frames.append({
-                    "t": round(frame.t_s, 3),
-                    "person": a.person,
-                    "view": a.view,
-                    "metrics": a.metrics_json(),
-                    "state": verdict.state,
-                    "faults": list(verdict.instant_faults),
-                })
+                frames.append(
+                    {
+                        "t": round(frame.t_s, 3),
+                        "person": a.person,
+                        "view": a.view,
+                        "metrics": a.metrics_json(),
+                        "state": verdict.state,
+                        "faults": list(verdict.instant_faults),
+                    }
+                )
                 busy = bool(verdict.instant_faults or verdict.active_faults)
                 next_due = frame.t_s + rate.next_interval_s(
                     frame.t_s, state=verdict.state, busy=busy, key_metric=_key(a.metrics)
@@ -102,7 +110,8 @@ def analyze_video(
     end_s = (last_t + 1.0 / source.fps) if frames else 0.0
     summary = video_summary(verdicts, session.events, start_s=0.0, end_s=end_s)
     summary["alerts"] = [
-        {"t": round(a.t_s, 3), "kind": a.kind, "text": f"{a.title}: {a.body}"} for a in session.alerts
+        {"t": round(a.t_s, 3), "kind": a.kind, "text": f"{a.title}: {a.body}"}
+        for a in session.alerts
     ]
     summary["frames_read"] = source._index + 1  # noqa: SLF001
     summary["frames_analysed"] = len(frames)
@@ -112,7 +121,10 @@ def analyze_video(
         summary["truncated"] = True
         log.warning(
             "%s: read %d of %d frames; the rest is unreadable (truncated or corrupt). "
-            "Keeping what was read.", path, source._index + 1, source.frame_count,  # noqa: SLF001
+            "Keeping what was read.",
+            path,
+            source._index + 1,
+            source.frame_count,  # noqa: SLF001
         )
     return {"source": str(path), "model": model_name, "frames": frames, "summary": summary}
 
@@ -123,7 +135,7 @@ def _key(metrics: dict[str, float]) -> float:
 
 
 def run_video(args: argparse.Namespace, path: Path) -> int:
-    """The CLI driver: settings, model, store, progress bar, output."""
+    """Drive the CLI: settings, model, store, progress bar, output."""
     from posture.adapters.settings import load_settings
     from posture.adapters.store import HistoryStore
     from posture.app import resolve_model
@@ -146,9 +158,15 @@ def run_video(args: argparse.Namespace, path: Path) -> int:
     try:
         wall_start = datetime.now(UTC)
         doc = analyze_video(
-            path, settings, model_path=model.path, model_sha256=model.sha256,
-            model_name=model.name, profile_name=args.profile, store=store,
-            progress=stderr_progress(), wall_start=wall_start,
+            path,
+            settings,
+            model_path=model.path,
+            model_sha256=model.sha256,
+            model_name=model.name,
+            profile_name=args.profile,
+            store=store,
+            progress=stderr_progress(),
+            wall_start=wall_start,
         )
         if args.report == "html" and store is not None and doc["frames"]:
             html = render_session_html(store, wall_start, doc["summary"]["seconds"])
@@ -158,15 +176,19 @@ def run_video(args: argparse.Namespace, path: Path) -> int:
         if tmp is not None:
             tmp.cleanup()
     if not doc["frames"]:
-        print(f"posture: {path}: no frames could be read (empty, truncated or not a video)",
-              file=sys.stderr)
+        print(
+            f"posture: {path}: no frames could be read (empty, truncated or not a video)",
+            file=sys.stderr,
+        )
     if args.report and doc["frames"]:
         out = args.out or path.with_suffix(f".posture.{args.report}")
         text = html if args.report == "html" else json.dumps(doc["summary"], indent=1)
         try:
             out.write_text(text or "", encoding="utf-8")
         except OSError as exc:
-            raise ReportError(f"cannot write the report to {out}: {exc.strerror}; choose another --out") from exc
+            raise ReportError(
+                f"cannot write the report to {out}: {exc.strerror}; choose another --out"
+            ) from exc
         print(f"posture: report written to {out}", file=sys.stderr)
     if args.json:
         json.dump(doc, sys.stdout, indent=1)
@@ -177,7 +199,7 @@ def run_video(args: argparse.Namespace, path: Path) -> int:
 
 
 def describe_summary(doc: dict[str, Any]) -> str:
-    """A few human lines about an analysed video."""
+    """Return a few human lines about an analysed video."""
     s = doc["summary"]
     share = s["share"]
     lines = [
@@ -187,7 +209,10 @@ def describe_summary(doc: dict[str, Any]) -> str:
     ]
     faults = {k: v for k, v in s["fault_minutes"].items() if v}
     if faults:
-        lines.append("fault minutes: " + ", ".join(f"{k.replace('_', ' ')} {v:.1f}" for k, v in faults.items()))
+        lines.append(
+            "fault minutes: "
+            + ", ".join(f"{k.replace('_', ' ')} {v:.1f}" for k, v in faults.items())
+        )
     lines.append(f"episodes: {len(s['episodes'])}, alerts: {len(s['alerts'])}")
     for a in s["alerts"]:
         lines.append(f"  {a['t']:7.1f} s  {a['kind']:<10} {a['text'].splitlines()[0]}")
@@ -195,8 +220,11 @@ def describe_summary(doc: dict[str, Any]) -> str:
 
 
 def render_session_html(store: Any, wall_start: datetime, seconds: float) -> str:
-    """The full HTML report (score, timeline, angles, faults, alerts, episodes) of this video's
-    session, dated from when the analysis ran (the video has no wall clock of its own)."""
+    """Return the full HTML report of this video's session.
+
+    Score, timeline, angles, faults, alerts and episodes, dated from when the analysis ran (the
+    video has no wall clock of its own).
+    """
     from posture.commands.report import local_tz
     from posture.core.summary import summarize
     from posture.report_html import render_html

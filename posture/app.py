@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 
 def resolve_model(explicit: Path | None = None, name: str | None = None) -> models.ResolvedModel:
-    """The verified model to load (provisioning it on first use, with a progress bar)."""
+    """Return the verified model to load (provisioning it on first use, with a progress bar)."""
     return models.resolve(name, explicit=explicit, progress=stderr_progress())
 
 
@@ -45,7 +45,9 @@ class PhotoAnalyzer:
     instant faults are the verdict, and its state is `slouching` when it has any.
     """
 
-    def __init__(self, model: models.ResolvedModel, settings: Settings, choice: ProfileChoice) -> None:
+    def __init__(
+        self, model: models.ResolvedModel, settings: Settings, choice: ProfileChoice
+    ) -> None:
         self.model = model
         self.settings = settings
         self.choice = choice
@@ -58,32 +60,45 @@ class PhotoAnalyzer:
         self._pose.close()
 
     def analyze(self, image: np.ndarray) -> dict[str, Any]:
-        """One photo's JSON record (`t`, `person`, `landmarks`, `view`, `metrics`, `state`, `faults`)."""
+        """Return one photo's JSON record (`t`, `person`, `landmarks`, `view`, `metrics`, ...)."""
         from posture.adapters.pose import to_rgb
         from posture.pipeline import FrameAnalyzer
 
         to_rgb(image)  # FrameError for empty, tiny, huge or malformed photos, before any check
         analysis = FrameAnalyzer(pose=self._pose, smooth=False).analyze(image, 0.0)
-        return photo_record(analysis, judge_photo(analysis, self.settings.judge, self.choice, self.model.sha256))
+        return photo_record(
+            analysis, judge_photo(analysis, self.settings.judge, self.choice, self.model.sha256)
+        )
 
 
-def judge_photo(analysis: Any, config: JudgeConfig, choice: ProfileChoice, model_sha256: str | None) -> Verdict:
-    """The verdict on one independent photo: a fresh judge, one observation."""
+def judge_photo(
+    analysis: Any, config: JudgeConfig, choice: ProfileChoice, model_sha256: str | None
+) -> Verdict:
+    """Return the verdict on one independent photo: a fresh judge, one observation."""
     judge = LazyJudge(config, choice, model_sha256)
-    verdict, _ = judge.feed(Observation(
-        t_s=0.0, person=analysis.person, view=analysis.view, metrics=analysis.metrics,
-        image_issue=analysis.image_issue,
-    ))
+    verdict, _ = judge.feed(
+        Observation(
+            t_s=0.0,
+            person=analysis.person,
+            view=analysis.view,
+            metrics=analysis.metrics,
+            image_issue=analysis.image_issue,
+        )
+    )
     if not analysis.person:
         return Verdict(t_s=0.0, state="away", reason="no person in the photo")
     if verdict.instant_faults and verdict.state != "unknown":
-        return Verdict(t_s=0.0, state="slouching", instant_faults=verdict.instant_faults,
-                       deviations=verdict.deviations)
+        return Verdict(
+            t_s=0.0,
+            state="slouching",
+            instant_faults=verdict.instant_faults,
+            deviations=verdict.deviations,
+        )
     return verdict
 
 
 def photo_record(analysis: Any, verdict: Verdict) -> dict[str, Any]:
-    """The JSON shape of one analysed photo."""
+    """Return the JSON shape of one analysed photo."""
     return {
         "t": 0.0,
         "person": analysis.person,
@@ -114,8 +129,10 @@ class ProfileChoice:
     calibrated: bool
 
 
-def choose_profile(name: str | None, settings: Settings, *, required: bool = False) -> ProfileChoice:
-    """The named (or configured) profile; the population default when it does not exist.
+def choose_profile(
+    name: str | None, settings: Settings, *, required: bool = False
+) -> ProfileChoice:
+    """Return the named (or configured) profile; the population default when it does not exist.
 
     `required`: a name given explicitly on the command line must exist.
     """
@@ -135,14 +152,18 @@ def choose_profile(name: str | None, settings: Settings, *, required: bool = Fal
 
 
 class LazyJudge:
-    """A judge whose profile is fixed by the person's own profile, or, uncalibrated, by the view
-    family of the first frame that shows a person (side and front have different norms).
+    """A judge on the person's own profile or, uncalibrated, on the population default.
+
+    Uncalibrated, the default's view family is that of the first frame that shows a person (side
+    and front have different norms).
 
     Until a person is seen the side-view default stands in: frames without a person only count
     presence, so nothing is lost when it is replaced.
     """
 
-    def __init__(self, config: JudgeConfig, choice: ProfileChoice, model_sha256: str | None) -> None:
+    def __init__(
+        self, config: JudgeConfig, choice: ProfileChoice, model_sha256: str | None
+    ) -> None:
         from posture.adapters.profiles import current_metric_version, load_default_profile
         from posture.core.judge import Judge
 
@@ -164,8 +185,12 @@ class LazyJudge:
         if obs.person and view_family(obs.view) and not self._checked:
             self._checked = True
             if self._fixed:
-                check_profile(self.profile, view=obs.view, metric_version=self._metric_version,
-                              model_sha256=self._model_sha256)
+                check_profile(
+                    self.profile,
+                    view=obs.view,
+                    metric_version=self._metric_version,
+                    model_sha256=self._model_sha256,
+                )
             elif view_family(obs.view) != self.profile.family:
                 self.profile = self._load_default(obs.view)
                 self.judge = self._make(self._config, self.profile)

@@ -1,4 +1,4 @@
-"""The `posture` command line: argparse subcommands; `main(argv) -> int`. Logging is set up here only."""
+"""The `posture` command line: argparse subcommands, `main(argv) -> int`; logging is set here."""
 
 from __future__ import annotations
 
@@ -28,14 +28,16 @@ COMMAND_MODULES: tuple[str, ...] = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The full parser with every registered subcommand."""
+    """Return the full parser with every registered subcommand."""
     parser = argparse.ArgumentParser(
         prog="posture",
         description="Watches your desk posture through the webcam and nudges you kindly.",
     )
     parser.add_argument("--version", action="version", version=f"posture {__version__}")
     parser.add_argument(
-        "-v", "--verbose", action="store_true",
+        "-v",
+        "--verbose",
+        action="store_true",
         help="debug logging, and MediaPipe's native log output (silenced by default)",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -160,7 +160,9 @@ class Monitor:
     def run(self) -> MonitorResult:
         """Run until the source ends, `max_seconds` pass, or a stop is requested."""
         result = MonitorResult()
-        if self.max_seconds is not None:  # bounds the waits for a camera too (see _open_with_backoff)
+        if (
+            self.max_seconds is not None
+        ):  # bounds the waits for a camera too (see _open_with_backoff)
             self._deadline = self.clock.monotonic() + self.max_seconds
         self.source = self._open_with_backoff(result)
         if self.source is None:
@@ -180,7 +182,10 @@ class Monitor:
                     continue
                 if self.source is None:  # a reopen after snooze or lock gave up: a stop came
                     break
-                if self.max_seconds is not None and self.clock.monotonic() - start_mono >= self.max_seconds:
+                if (
+                    self.max_seconds is not None
+                    and self.clock.monotonic() - start_mono >= self.max_seconds
+                ):
                     result.stopped_by = "time limit"
                     break
                 if live and next_due is not None:
@@ -205,7 +210,9 @@ class Monitor:
                     if file_t0 is None:
                         file_t0 = frame.t_s
                     if self.realtime:
-                        self.clock.sleep(start_mono + (frame.t_s - file_t0) - self.clock.monotonic())
+                        self.clock.sleep(
+                            start_mono + (frame.t_s - file_t0) - self.clock.monotonic()
+                        )
                 t_s = frame.t_s
                 if t_s <= last_t:
                     result.skipped_frames += 1
@@ -218,7 +225,9 @@ class Monitor:
                 last_t = t_s
                 busy = bool(verdict.instant_faults or verdict.active_faults)
                 interval = self.rate.next_interval_s(
-                    t_s, state=verdict.state, busy=busy,
+                    t_s,
+                    state=verdict.state,
+                    busy=busy,
                     key_metric=self._key_metric(),
                 )
                 next_due = t_s + interval
@@ -285,7 +294,10 @@ class Monitor:
         self._release_source("snoozed")
         self.status.show(f"snoozed for {format_s(self.snoozed_until - now)}", ("snoozed",))
         if self.control is not None:
-            self.control.status = {"state": "snoozed", "snoozed_for_s": round(self.snoozed_until - now)}
+            self.control.status = {
+                "state": "snoozed",
+                "snoozed_for_s": round(self.snoozed_until - now),
+            }
         self._sleep(min(1.0, self.snoozed_until - now))
         return True
 
@@ -391,7 +403,9 @@ class Monitor:
                 return source
             except CameraUnavailable as exc:
                 if not said:
-                    log.warning("%s; retrying with backoff (up to %.0f s apart)", exc, BACKOFF_MAX_S)
+                    log.warning(
+                        "%s; retrying with backoff (up to %.0f s apart)", exc, BACKOFF_MAX_S
+                    )
                     said = True
                 self.status.show("camera unavailable, retrying", ("camera unavailable",))
                 # --max-seconds holds while waiting for a camera too: a run with a time limit
@@ -415,7 +429,9 @@ class Monitor:
             self.session.close(last_t)
         else:
             self.session.close(None, wall=self.clock.now_utc())
-        result.seconds = max(0.0, last_t - (self.session.t0_s or 0.0)) if math.isfinite(last_t) else 0.0
+        result.seconds = (
+            max(0.0, last_t - (self.session.t0_s or 0.0)) if math.isfinite(last_t) else 0.0
+        )
 
 
 def format_s(seconds: float) -> str:
@@ -426,7 +442,7 @@ def format_s(seconds: float) -> str:
 
 
 def format_status(f: dict[str, Any]) -> str:
-    """The one status line: state, CVA estimate and change from baseline, faults, fps."""
+    """Return the one status line: state, CVA estimate and change from baseline, faults, fps."""
     parts = [f"posture: {f['state']}"]
     if f.get("reason") and f["state"] in ("unknown", "away"):
         reason = f["reason"]
@@ -436,7 +452,8 @@ def format_status(f: dict[str, Any]) -> str:
     if f.get("cva_deg") is not None:
         change = f.get("cva_change_deg")
         parts.append(
-            f"CVA est {f['cva_deg']:.0f} deg" + (f" ({change:+.0f} vs baseline)" if change is not None else "")
+            f"CVA est {f['cva_deg']:.0f} deg"
+            + (f" ({change:+.0f} vs baseline)" if change is not None else "")
         )
     if f.get("faults"):
         parts.append("faults: " + ", ".join(x.replace("_", " ") for x in f["faults"]))

@@ -57,13 +57,14 @@ def build_monitor(
         pose = MediaPipePose(model.path, mode="video")
         cleanups.append(pose.close)
         judge = LazyJudge(settings.judge, choice, model.sha256)
-        notifier = build_notifier(
-            ("console",) if args.no_notify else settings.notify.backends
-        )
+        notifier = build_notifier(("console",) if args.no_notify else settings.notify.backends)
         # keep_events=False: the monitor needs no event list, and hours of them would pile up
         session = PostureSession(judge=judge, store=store, notifier=notifier, keep_events=False)  # type: ignore[arg-type]
         store.start_session(
-            clock.now_utc(), kind="monitor", source=str(source_spec), profile=choice.name,
+            clock.now_utc(),
+            kind="monitor",
+            source=str(source_spec),
+            profile=choice.name,
             model=model.name,
         )
         control: ControlServer | None = None
@@ -87,14 +88,24 @@ def build_monitor(
             preview = PreviewWindow()
             cleanups.append(preview.close)
             observers.append(preview.show)
-        rate = AdaptiveRate(RateConfig(
-            min_fps=settings.monitor.min_fps, max_fps=settings.monitor.max_fps,
-            adaptive=settings.monitor.adaptive,
-        ))
+        rate = AdaptiveRate(
+            RateConfig(
+                min_fps=settings.monitor.min_fps,
+                max_fps=settings.monitor.max_fps,
+                adaptive=settings.monitor.adaptive,
+            )
+        )
         monitor = Monitor(
-            source_factory=source_factory, analyzer=analyzer, observers=observers, session=session, clock=clock, rate=rate,
-            status=StatusLine(sys.stderr, sys.stderr.isatty()), control=control,
-            realtime=not args.fast, baseline_cva=judge.baseline_cva,
+            source_factory=source_factory,
+            analyzer=analyzer,
+            observers=observers,
+            session=session,
+            clock=clock,
+            rate=rate,
+            status=StatusLine(sys.stderr, sys.stderr.isatty()),
+            control=control,
+            realtime=not args.fast,
+            baseline_cva=judge.baseline_cva,
             max_seconds=args.max_seconds,
             lock_probe=_lock_probe() if live else None,
         )

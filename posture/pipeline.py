@@ -78,7 +78,9 @@ class FrameAnalyzer:
         frame = self.pose.detect(image, t_s)
         return self.from_pose(frame, issue="", mean_luma=stats.mean_luma)
 
-    def from_pose(self, frame: PoseFrame, *, issue: str = "", mean_luma: float = math.nan) -> Analysis:
+    def from_pose(
+        self, frame: PoseFrame, *, issue: str = "", mean_luma: float = math.nan
+    ) -> Analysis:
         """Metrics and smoothing for an already detected PoseFrame (replays use this directly)."""
         if not frame.person:
             return self._empty(frame.t_s, frame, issue, mean_luma)
@@ -89,9 +91,16 @@ class FrameAnalyzer:
         xy = frame.image_xyz[_KEY_POINTS, :2]
         in_frame = bool(((xy >= 0.0) & (xy <= 1.0)).all())
         return Analysis(
-            t_s=frame.t_s, pose=frame, person=True, view=str(m.view[0]),
-            view_confidence=float(m.view_confidence[0]), raw=raw, metrics=smoothed,
-            image_issue=issue, mean_luma=mean_luma, in_frame=in_frame,
+            t_s=frame.t_s,
+            pose=frame,
+            person=True,
+            view=str(m.view[0]),
+            view_confidence=float(m.view_confidence[0]),
+            raw=raw,
+            metrics=smoothed,
+            image_issue=issue,
+            mean_luma=mean_luma,
+            in_frame=in_frame,
         )
 
     def _smooth(self, t_s: float, x: np.ndarray, raw: dict[str, float]) -> dict[str, float]:
@@ -104,6 +113,14 @@ class FrameAnalyzer:
     def _empty(self, t_s: float, frame: PoseFrame, issue: str, mean_luma: float) -> Analysis:
         nan = {k: math.nan for k in geometry.METRIC_KEYS}
         return Analysis(
-            t_s=t_s, pose=frame, person=False, view="none", view_confidence=0.0, raw=nan,
-            metrics=dict(nan), image_issue=issue, mean_luma=mean_luma, in_frame=False,
+            t_s=t_s,
+            pose=frame,
+            person=False,
+            view="none",
+            view_confidence=0.0,
+            raw=nan,
+            metrics=dict(nan),
+            image_issue=issue,
+            mean_luma=mean_luma,
+            in_frame=False,
         )

@@ -37,7 +37,7 @@ class _RichProgress(Progress):
 
 
 def stderr_progress(enabled: bool | None = None) -> ProgressFactory:
-    """A rich progress factory when stderr is a terminal (or `enabled`), else a silent one."""
+    """Return a rich progress factory if stderr is a terminal (or `enabled`), else a silent one."""
     if enabled is None:
         enabled = sys.stderr.isatty()
     return _RichProgress if enabled else null_progress

@@ -67,17 +67,20 @@ def _day(d: DayStats) -> dict[str, Any]:
 
 def summary_to_dict(s: Summary, tz: tzinfo, *, message: str = "") -> dict[str, Any]:
     """Build the JSON report document (see docs/REPORTS.md for every key)."""
-    now_end = min(s.end_unix, float(s.minutes.t_unix[-1] + 60)) if len(s.minutes.t_unix) else (
-        s.end_unix)
+    now_end = (
+        min(s.end_unix, float(s.minutes.t_unix[-1] + 60)) if len(s.minutes.t_unix) else (s.end_unix)
+    )
     hourly = []
     days_idx, hours_idx = np.nonzero(s.heatmap_monitored_min > 0)
     for di, hi in zip(days_idx.tolist(), hours_idx.tolist(), strict=True):
-        hourly.append({
-            "date": s.heatmap_days[di].isoformat(),
-            "hour": hi,
-            "monitored_minutes": _r(s.heatmap_monitored_min[di, hi]),
-            "slouch_pct": _r(s.heatmap_slouch_pct[di, hi], 1),
-        })
+        hourly.append(
+            {
+                "date": s.heatmap_days[di].isoformat(),
+                "hour": hi,
+                "monitored_minutes": _r(s.heatmap_monitored_min[di, hi]),
+                "slouch_pct": _r(s.heatmap_slouch_pct[di, hi], 1),
+            }
+        )
     return {
         "format_version": JSON_FORMAT_VERSION,
         "generator": f"posture {__version__}",
@@ -105,8 +108,9 @@ def summary_to_dict(s: Summary, tz: tzinfo, *, message: str = "") -> dict[str, A
                 {
                     "start": iso_local(e.start_unix, tz),
                     "end": iso_local(e.end_unix, tz),
-                    "minutes": _r(((e.end_unix if e.end_unix is not None else now_end)
-                                   - e.start_unix) / 60.0),
+                    "minutes": _r(
+                        ((e.end_unix if e.end_unix is not None else now_end) - e.start_unix) / 60.0
+                    ),
                     "ongoing": e.end_unix is None,
                     "faults": list(e.faults),
                     "metric": e.metric,
@@ -139,8 +143,9 @@ def summary_to_dict(s: Summary, tz: tzinfo, *, message: str = "") -> dict[str, A
                 {
                     "start": iso_local(b.start_unix, tz),
                     "end": iso_local(b.end_unix, tz),
-                    "minutes": None if b.end_unix is None else _r((b.end_unix - b.start_unix)
-                                                                  / 60.0),
+                    "minutes": None
+                    if b.end_unix is None
+                    else _r((b.end_unix - b.start_unix) / 60.0),
                 }
                 for b in s.breaks
             ],
@@ -166,18 +171,20 @@ def render_csv(s: Summary, tz: tzinfo) -> str:
     m = s.minutes
     for i in range(len(m.t_unix)):
         t = datetime.fromtimestamp(float(m.t_unix[i]), tz)
-        w.writerow([
-            t.isoformat(timespec="seconds"),
-            t.date().isoformat(),
-            t.hour,
-            _fmt(m.state_s[i].sum()),
-            *(_fmt(x) for x in m.state_s[i]),
-            *(_fmt(x) for x in m.fault_s[i]),
-            _fmt(m.cva_deg[i]),
-            _fmt(m.neck_angle_deg[i]),
-            _fmt(m.dev_cva_deg[i]),
-            _fmt(m.dev_neck_angle_deg[i]),
-        ])
+        w.writerow(
+            [
+                t.isoformat(timespec="seconds"),
+                t.date().isoformat(),
+                t.hour,
+                _fmt(m.state_s[i].sum()),
+                *(_fmt(x) for x in m.state_s[i]),
+                *(_fmt(x) for x in m.fault_s[i]),
+                _fmt(m.cva_deg[i]),
+                _fmt(m.neck_angle_deg[i]),
+                _fmt(m.dev_cva_deg[i]),
+                _fmt(m.dev_neck_angle_deg[i]),
+            ]
+        )
     return buf.getvalue()
 
 

@@ -59,8 +59,11 @@ def _style(ax: Any) -> None:
 def _local_hours(t_unix: np.ndarray, day_start_unix: float, tz: tzinfo) -> np.ndarray:
     """Hours since local midnight of the report day (DST-aware)."""
     t = np.asarray(t_unix, dtype=np.float64)
-    return (t + local_offsets_s(t, tz) - (day_start_unix + local_offsets_s(
-        np.array([day_start_unix]), tz)[0])) / 3600.0
+    return (
+        t
+        + local_offsets_s(t, tz)
+        - (day_start_unix + local_offsets_s(np.array([day_start_unix]), tz)[0])
+    ) / 3600.0
 
 
 def chart_timeline(s: Summary, tz: tzinfo) -> Any:
@@ -72,8 +75,16 @@ def chart_timeline(s: Summary, tz: tzinfo) -> Any:
     bottom = np.zeros(len(x))
     for i, st in enumerate(STATES):
         frac = m.state_s[:, i] / 60.0
-        ax.bar(x, frac, width=1 / 60, bottom=bottom, align="edge", color=COLORS[st], label=st,
-               linewidth=0)
+        ax.bar(
+            x,
+            frac,
+            width=1 / 60,
+            bottom=bottom,
+            align="edge",
+            color=COLORS[st],
+            label=st,
+            linewidth=0,
+        )
         bottom += frac
     lo = math.floor(float(x.min())) if len(x) else 8
     hi = math.ceil(float(x.max()) + 1 / 60) if len(x) else 18
@@ -142,8 +153,11 @@ def chart_angles(s: Summary, tz: tzinfo) -> Any:
     if not one_day:
         x = x / 24.0
     # Break the line over gaps longer than 5 minutes instead of drawing across them.
-    gap = (np.diff(t, prepend=t[:1]) > (300 if one_day else 3600)) if len(t) else np.zeros(
-        0, dtype=bool)
+    gap = (
+        (np.diff(t, prepend=t[:1]) > (300 if one_day else 3600))
+        if len(t)
+        else np.zeros(0, dtype=bool)
+    )
     for vals, color, key, name in (
         (cva_series, CVA_COLOR, "cva_deg", "CVA estimate"),
         (neck_series, NECK_COLOR, "neck_angle_deg", "neck angle"),
@@ -151,8 +165,9 @@ def chart_angles(s: Summary, tz: tzinfo) -> Any:
         y = np.where(gap, np.nan, vals)
         ax.plot(x, y, color=color, linewidth=1.4, label=f"{name} (°)")
         if key in s.baseline and math.isfinite(s.baseline[key]):
-            ax.axhline(s.baseline[key], color=color, linestyle="--", linewidth=1,
-                       label=f"{name} baseline")
+            ax.axhline(
+                s.baseline[key], color=color, linestyle="--", linewidth=1, label=f"{name} baseline"
+            )
     if one_day and len(x):
         lo, hi = math.floor(float(np.nanmin(x))), math.ceil(float(np.nanmax(x)) + 1 / 60)
         ax.set_xlim(lo, max(hi, lo + 1))
@@ -163,8 +178,11 @@ def chart_angles(s: Summary, tz: tzinfo) -> Any:
         n = (s.last_day - s.first_day).days + 1
         ax.set_xlim(0, n)
         ax.set_xticks(np.arange(n) + 0.5)
-        ax.set_xticklabels([(s.first_day + timedelta(days=i)).strftime("%a %-d")
-                            for i in range(n)], fontsize=8, rotation=0 if n <= 10 else 60)
+        ax.set_xticklabels(
+            [(s.first_day + timedelta(days=i)).strftime("%a %-d") for i in range(n)],
+            fontsize=8,
+            rotation=0 if n <= 10 else 60,
+        )
     ax.set_ylabel("degrees", fontsize=9)
     _style(ax)
     ax.legend(ncol=2, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, 1.25), frameon=False)
@@ -181,8 +199,13 @@ def chart_faults(s: Summary, tz: tzinfo) -> Any:
     bars = ax.barh(names, vals, color=COLORS["slouching"], height=0.6)
     top = max(vals) if max(vals) > 0 else 1.0
     for b, v in zip(bars, vals, strict=True):
-        ax.text(b.get_width() + top * 0.01, b.get_y() + b.get_height() / 2, f"{v:.0f} min",
-                va="center", fontsize=8)
+        ax.text(
+            b.get_width() + top * 0.01,
+            b.get_y() + b.get_height() / 2,
+            f"{v:.0f} min",
+            va="center",
+            fontsize=8,
+        )
     ax.set_xlim(0, top * 1.15)
     ax.set_xlabel("minutes", fontsize=9)
     _style(ax)
@@ -201,8 +224,15 @@ def chart_heatmap(s: Summary, tz: tzinfo) -> Any:
 
     cmap = matplotlib.colormaps["YlOrRd"].with_extremes(bad="#f4f4f4")
     data = np.ma.masked_invalid(s.heatmap_slouch_pct)
-    im = ax.imshow(data, aspect="auto", cmap=cmap, vmin=0, vmax=100, interpolation="nearest",
-                   extent=(0, 24, n, 0))
+    im = ax.imshow(
+        data,
+        aspect="auto",
+        cmap=cmap,
+        vmin=0,
+        vmax=100,
+        interpolation="nearest",
+        extent=(0, 24, n, 0),
+    )
     ax.set_xticks(range(0, 25, 2))
     ax.set_xlabel("local hour", fontsize=9)
     ax.set_yticks(np.arange(n) + 0.5)
@@ -211,8 +241,12 @@ def chart_heatmap(s: Summary, tz: tzinfo) -> Any:
     cb = fig.colorbar(im, ax=ax, fraction=0.04, pad=0.02)
     cb.set_label("% slouching", fontsize=8)
     cb.ax.tick_params(labelsize=8)
-    fig.subplots_adjust(left=0.1, right=0.97, bottom=max(0.1, 0.5 / (1.2 + 0.28 * n)),
-                        top=1 - 0.15 / (1.2 + 0.28 * n))
+    fig.subplots_adjust(
+        left=0.1,
+        right=0.97,
+        bottom=max(0.1, 0.5 / (1.2 + 0.28 * n)),
+        top=1 - 0.15 / (1.2 + 0.28 * n),
+    )
     return fig
 
 
@@ -226,16 +260,23 @@ def chart_trend(s: Summary, tz: tzinfo) -> Any:
     colors = ["#56B4E9" if i < len(days) - 7 else CVA_COLOR for i in range(len(days))]
     ax.bar(x, np.nan_to_num(score), color=colors, width=0.75)
     good = [d.good_share for d in days]
-    ax.plot(x, [np.nan if g is None else 100 * g for g in good], "o", color="#333333",
-            markersize=3, label="good share of monitored time")
+    ax.plot(
+        x,
+        [np.nan if g is None else 100 * g for g in good],
+        "o",
+        color="#333333",
+        markersize=3,
+        label="good share of monitored time",
+    )
     missing = np.isnan(score)
     ax.plot(x[missing], np.zeros(int(missing.sum())) + 1, "x", color="#bbbbbb", markersize=4)
     ax.set_ylim(0, 105)
     ax.set_ylabel("score %", fontsize=9)
     step = 1 if len(days) <= 10 else 3
     ax.set_xticks(x[::-1][::step][::-1])
-    ax.set_xticklabels([days[i].day.strftime("%-d %b") for i in x[::-1][::step][::-1]],
-                       fontsize=7, rotation=45)
+    ax.set_xticklabels(
+        [days[i].day.strftime("%-d %b") for i in x[::-1][::step][::-1]], fontsize=7, rotation=45
+    )
     _style(ax)
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, 1.15), frameon=False)
     fig.subplots_adjust(left=0.08, right=0.98, bottom=0.22, top=0.88)
@@ -284,26 +325,52 @@ def _e(x: object) -> str:
 
 def _img(chart_id: str, fig: Any, alt: str) -> str:
     data, w, h = _png(fig)
-    return (f'<img class="chart" id="chart-{chart_id}" width="{w}" height="{h}" '
-            f'alt="{_e(alt)}" src="data:image/png;base64,{data}">')
+    return (
+        f'<img class="chart" id="chart-{chart_id}" width="{w}" height="{h}" '
+        f'alt="{_e(alt)}" src="data:image/png;base64,{data}">'
+    )
 
 
 def _charts(s: Summary) -> list[tuple[str, str, Callable[[Summary, tzinfo], Any], str]]:
     one_day = s.first_day == s.last_day
     out: list[tuple[str, str, Callable[[Summary, tzinfo], Any], str]] = []
     if one_day:
-        out.append(("timeline", "Through the day", chart_timeline,
-                    "Minute by minute state through the day"))
+        out.append(
+            (
+                "timeline",
+                "Through the day",
+                chart_timeline,
+                "Minute by minute state through the day",
+            )
+        )
     else:
         out.append(("daily", "Per day", chart_daily, "Monitored hours per day by state"))
     if len(s.series_t_unix):
-        out.append(("angles", "Neck angles vs your baseline", chart_angles,
-                    "CVA estimate and neck angle over time with calibrated baselines"))
+        out.append(
+            (
+                "angles",
+                "Neck angles vs your baseline",
+                chart_angles,
+                "CVA estimate and neck angle over time with calibrated baselines",
+            )
+        )
     out.append(("faults", "Minutes per fault", chart_faults, "Minutes spent in each fault"))
-    out.append(("heatmap", "When you slouch (by hour)", chart_heatmap,
-                "Share of measured upright time spent slouching, per hour of the day"))
-    out.append(("trend", "30-day trend", chart_trend,
-                "Daily score for the last 30 days, last 7 days darker"))
+    out.append(
+        (
+            "heatmap",
+            "When you slouch (by hour)",
+            chart_heatmap,
+            "Share of measured upright time spent slouching, per hour of the day",
+        )
+    )
+    out.append(
+        (
+            "trend",
+            "30-day trend",
+            chart_trend,
+            "Daily score for the last 30 days, last 7 days darker",
+        )
+    )
     return out
 
 
@@ -312,15 +379,24 @@ def render_html(s: Summary, tz: tzinfo, *, tz_name: str = "") -> str:
     ep = s.episode_stats
     tiles = [
         ("Monitored", fmt_minutes(s.monitored_s)),
-        *[(f'<span class="dot" style="background:{COLORS[st]}"></span>{st.capitalize()}',
-           f"{fmt_minutes(s.state_s[st])} · {100 * s.share[st]:.0f} %") for st in STATES],
+        *[
+            (
+                f'<span class="dot" style="background:{COLORS[st]}"></span>{st.capitalize()}',
+                f"{fmt_minutes(s.state_s[st])} · {100 * s.share[st]:.0f} %",
+            )
+            for st in STATES
+        ],
         ("Slouch episodes", str(ep.count)),
-        ("Longest / median", "–" if not ep.count else
-         f"{fmt_minutes(ep.longest_s)} / {fmt_minutes(ep.median_s)}"),
+        (
+            "Longest / median",
+            "–" if not ep.count else f"{fmt_minutes(ep.longest_s)} / {fmt_minutes(ep.median_s)}",
+        ),
         ("Nudges / escalations", f"{s.alert_counts['nudge']} / {s.alert_counts['escalation']}"),
         ("Median recovery after an alert", fmt_duration(s.median_recovery_s)),
-        (f"Breaks taken (≥ {MIN_BREAK_S / 60:.0f} min)",
-         f"{s.breaks_taken} · {s.alert_counts['break']} reminders"),
+        (
+            f"Breaks taken (≥ {MIN_BREAK_S / 60:.0f} min)",
+            f"{s.breaks_taken} · {s.alert_counts['break']} reminders",
+        ),
     ]
     tile_html = "".join(
         f'<div class="tile"><div class="k">{k}</div><div class="v">{_e(v)}</div></div>'
@@ -334,18 +410,18 @@ def render_html(s: Summary, tz: tzinfo, *, tz_name: str = "") -> str:
     ]
     for chart_id, title, fn, alt in _charts(s):
         fig = fn(s, tz)
-        sections.append(f'<section><h2>{_e(title)}</h2>{_img(chart_id, fig, alt)}</section>')
+        sections.append(f"<section><h2>{_e(title)}</h2>{_img(chart_id, fig, alt)}</section>")
 
     sections.append(_alerts_table(s, tz))
     sections.append(_episodes_table(s, tz))
     body = "\n".join(x for x in sections if x)
     zone = f" · times in {_e(tz_name)}" if tz_name else ""
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>Posture report · {_e(period_label(s))}</title>\n"
         f"<style>{_CSS}</style></head>\n<body><main>\n"
-        f"<h1>Posture report</h1><p class=\"sub\">{_e(period_label(s))}{zone}</p>\n"
+        f'<h1>Posture report</h1><p class="sub">{_e(period_label(s))}{zone}</p>\n'
         f"{body}\n"
         f"<footer>Made by posture {_e(__version__)} from the history on this computer. "
         "No images are ever stored.</footer>\n"
@@ -359,22 +435,25 @@ def _alerts_table(s: Summary, tz: tzinfo) -> str:
     fmt = "%H:%M" if s.first_day == s.last_day else "%a %H:%M"
     rows = "".join(
         f"<tr><td>{datetime.fromtimestamp(a.t_unix, tz).strftime(fmt)}</td><td>{_e(a.kind)}</td>"
-        f"<td>{_e(a.text)}</td><td class=\"n\">"
+        f'<td>{_e(a.text)}</td><td class="n">'
         f"{fmt_duration(a.recovery_s)}</td></tr>"
         for a in s.alerts[:100]
     )
-    more = f"<p class=\"sub\">… and {len(s.alerts) - 100} more</p>" if len(s.alerts) > 100 else ""
-    return ('<section id="alerts"><h2>Alerts</h2><div class="scroll"><table><thead><tr>'
-            '<th>time</th><th>kind</th><th>what</th><th class="n">recovered after</th></tr>'
-            f"</thead><tbody>{rows}</tbody></table></div>{more}</section>")
+    more = f'<p class="sub">… and {len(s.alerts) - 100} more</p>' if len(s.alerts) > 100 else ""
+    return (
+        '<section id="alerts"><h2>Alerts</h2><div class="scroll"><table><thead><tr>'
+        '<th>time</th><th>kind</th><th>what</th><th class="n">recovered after</th></tr>'
+        f"</thead><tbody>{rows}</tbody></table></div>{more}</section>"
+    )
 
 
 def _episodes_table(s: Summary, tz: tzinfo) -> str:
     if not s.episodes:
         return ""
     fmt = "%H:%M" if s.first_day == s.last_day else "%a %H:%M"
-    end_ref = min(s.end_unix, float(s.minutes.t_unix[-1] + 60)) if len(s.minutes.t_unix) else (
-        s.end_unix)
+    end_ref = (
+        min(s.end_unix, float(s.minutes.t_unix[-1] + 60)) if len(s.minutes.t_unix) else (s.end_unix)
+    )
 
     def dur(e: Any) -> float:
         return float((e.end_unix if e.end_unix is not None else end_ref) - e.start_unix)
@@ -382,22 +461,24 @@ def _episodes_table(s: Summary, tz: tzinfo) -> str:
     top = sorted(sorted(s.episodes, key=dur, reverse=True)[:10], key=lambda e: e.start_unix)
     rows = "".join(
         f"<tr><td>{datetime.fromtimestamp(e.start_unix, tz).strftime(fmt)}</td>"
-        f"<td class=\"n\">{dur(e) / 60:.1f}</td>"
+        f'<td class="n">{dur(e) / 60:.1f}</td>'
         f"<td>{_e(', '.join(f.replace('_', ' ') for f in e.faults))}</td>"
-        f"<td class=\"n\">{'' if math.isnan(e.peak_deviation) else f'{e.peak_deviation:.1f}'}"
+        f'<td class="n">{"" if math.isnan(e.peak_deviation) else f"{e.peak_deviation:.1f}"}'
         "</td></tr>"
         for e in top
     )
-    return ('<section id="episodes"><h2>Longest slouch episodes</h2><div class="scroll"><table>'
-            '<thead><tr><th>start</th><th class="n">minutes</th><th>faults</th>'
-            '<th class="n">peak deviation</th></tr></thead>'
-            f"<tbody>{rows}</tbody></table></div></section>")
+    return (
+        '<section id="episodes"><h2>Longest slouch episodes</h2><div class="scroll"><table>'
+        '<thead><tr><th>start</th><th class="n">minutes</th><th>faults</th>'
+        '<th class="n">peak deviation</th></tr></thead>'
+        f"<tbody>{rows}</tbody></table></div></section>"
+    )
 
 
 def render_empty_html(message: str) -> str:
     """Render a small page carrying a friendly sentence (HTML asked for nothing)."""
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>Posture report</title><style>{_CSS}</style></head><body><main>"
         f"<h1>Posture report</h1><section><p>{_e(message)}</p></section></main></body></html>\n"

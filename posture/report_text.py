@@ -67,8 +67,7 @@ def build(s: Summary, tz: tzinfo) -> Group:
     for st in STATES:
         head.add_row(
             Text(st.capitalize(), style=STATE_STYLE[st]),
-            f"{fmt_minutes(s.state_s[st]):>12}  {100 * s.share[st]:5.1f} %  "
-            f"{_bar(s.share[st])}",
+            f"{fmt_minutes(s.state_s[st]):>12}  {100 * s.share[st]:5.1f} %  {_bar(s.share[st])}",
         )
     parts.append(head)
 
@@ -80,17 +79,21 @@ def build(s: Summary, tz: tzinfo) -> Group:
     parts.append(faults)
 
     ep = s.episode_stats
-    ev = Table(title="Episodes, alerts and breaks", box=box.SIMPLE_HEAD, title_justify="left",
-               show_header=False)
+    ev = Table(
+        title="Episodes, alerts and breaks",
+        box=box.SIMPLE_HEAD,
+        title_justify="left",
+        show_header=False,
+    )
     ev.add_column("what")
     ev.add_column("value", justify="right")
     ev.add_row("slouch episodes", str(ep.count))
     ev.add_row("longest episode", fmt_minutes(ep.longest_s) if ep.count else "–")
     ev.add_row("median episode", fmt_minutes(ep.median_s) if ep.count else "–")
-    ev.add_row("nudges / escalations",
-               f"{s.alert_counts['nudge']} / {s.alert_counts['escalation']}")
-    ev.add_row("median recovery after an alert",
-               fmt_duration(s.median_recovery_s))
+    ev.add_row(
+        "nudges / escalations", f"{s.alert_counts['nudge']} / {s.alert_counts['escalation']}"
+    )
+    ev.add_row("median recovery after an alert", fmt_duration(s.median_recovery_s))
     ev.add_row("break reminders", str(s.alert_counts["break"]))
     ev.add_row(f"breaks taken (≥ {MIN_BREAK_S / 60:.0f} min away)", str(s.breaks_taken))
     parts.append(ev)
@@ -101,10 +104,12 @@ def build(s: Summary, tz: tzinfo) -> Group:
             al.add_column(c)
         for a in s.alerts[:50]:
             al.add_row(
-                datetime.fromtimestamp(a.t_unix, tz).strftime("%a %H:%M"
-                                                              if s.first_day != s.last_day
-                                                              else "%H:%M"),
-                a.kind, a.text, fmt_duration(a.recovery_s),
+                datetime.fromtimestamp(a.t_unix, tz).strftime(
+                    "%a %H:%M" if s.first_day != s.last_day else "%H:%M"
+                ),
+                a.kind,
+                a.text,
+                fmt_duration(a.recovery_s),
             )
         if len(s.alerts) > 50:
             al.caption = f"… and {len(s.alerts) - 50} more"
@@ -114,8 +119,11 @@ def build(s: Summary, tz: tzinfo) -> Group:
         et = Table(title="Longest episodes", box=box.SIMPLE_HEAD, title_justify="left")
         for c in ("from", "to", "minutes", "faults"):
             et.add_column(c)
-        end_ref = min(s.end_unix, float(s.minutes.t_unix[-1] + 60)) if len(s.minutes.t_unix) \
+        end_ref = (
+            min(s.end_unix, float(s.minutes.t_unix[-1] + 60))
+            if len(s.minutes.t_unix)
             else s.end_unix
+        )
         longest = sorted(
             s.episodes,
             key=lambda e: (e.end_unix if e.end_unix is not None else end_ref) - e.start_unix,
@@ -123,8 +131,12 @@ def build(s: Summary, tz: tzinfo) -> Group:
         )[:5]
         for e in sorted(longest, key=lambda e: e.start_unix):
             dur = (e.end_unix if e.end_unix is not None else end_ref) - e.start_unix
-            et.add_row(_clock(e.start_unix, tz), _clock(e.end_unix, tz), f"{dur / 60:.1f}",
-                       ", ".join(f.replace("_", " ") for f in e.faults))
+            et.add_row(
+                _clock(e.start_unix, tz),
+                _clock(e.end_unix, tz),
+                f"{dur / 60:.1f}",
+                ", ".join(f.replace("_", " ") for f in e.faults),
+            )
         parts.append(et)
 
     days = s.daily if s.first_day != s.last_day else s.trend_7
@@ -139,16 +151,26 @@ def _days_table(title: str, days: tuple[DayStats, ...]) -> Table:
     t.add_column("score", justify="right")
     t.add_column("")
     for d in days:
-        t.add_row(d.day.strftime("%a %-d %b"), fmt_minutes(d.monitored_s), fmt_score(d.score_pct),
-                  _bar(None if d.score_pct is None else d.score_pct / 100.0))
+        t.add_row(
+            d.day.strftime("%a %-d %b"),
+            fmt_minutes(d.monitored_s),
+            fmt_score(d.score_pct),
+            _bar(None if d.score_pct is None else d.score_pct / 100.0),
+        )
     return t
 
 
 def render_text(s: Summary, tz: tzinfo, *, width: int = 100, color: bool = False) -> str:
     """Render the report as a string (ANSI colours only when `color`)."""
     buf = io.StringIO()
-    console = Console(file=buf, width=width, force_terminal=color, no_color=not color,
-                      highlight=False, emoji=False)
+    console = Console(
+        file=buf,
+        width=width,
+        force_terminal=color,
+        no_color=not color,
+        highlight=False,
+        emoji=False,
+    )
     console.print(build(s, tz))
     return buf.getvalue()
 

@@ -61,7 +61,7 @@ class PostureSession:
         self.t0_s, self.wall0 = t_s, wall
 
     def observation(self, a: Analysis) -> Observation:
-        """The judge's input for an analysed frame."""
+        """Return the judge's input for an analysed frame."""
         return Observation(
             t_s=a.t_s, person=a.person, view=a.view, metrics=a.metrics, image_issue=a.image_issue
         )
@@ -80,16 +80,26 @@ class PostureSession:
         if self.keep_events:
             self.events.append(event)
         wall = self.wall_at(event.t_s)
-        alert = self.composer.compose(event) if isinstance(event, Nudge | Escalation | BreakDue) else None
+        alert = (
+            self.composer.compose(event)
+            if isinstance(event, Nudge | Escalation | BreakDue)
+            else None
+        )
         if alert is None:
             if self.store is not None:
                 self.store.record_event(event, wall)
             return
         delivered, channel = self._deliver(alert)
-        self.alerts.append(SentAlert(event.t_s, alert.kind, alert.title, alert.body, delivered, channel))
+        self.alerts.append(
+            SentAlert(event.t_s, alert.kind, alert.title, alert.body, delivered, channel)
+        )
         if self.store is not None:
             self.store.record_event(
-                event, wall, text=f"{alert.title}: {alert.body}", channel=channel, delivered=delivered
+                event,
+                wall,
+                text=f"{alert.title}: {alert.body}",
+                channel=channel,
+                delivered=delivered,
             )
 
     def _deliver(self, alert: Alert) -> tuple[bool, str]:
@@ -118,7 +128,7 @@ class PostureSession:
 
 
 def status_fields(verdict: Verdict, a: Analysis, baseline_cva: float) -> dict[str, Any]:
-    """What the status line and `posture status` show."""
+    """Return what the status line and `posture status` show."""
     cva = a.metrics.get("cva_deg", math.nan)
     return {
         "state": verdict.state,
@@ -126,5 +136,7 @@ def status_fields(verdict: Verdict, a: Analysis, baseline_cva: float) -> dict[st
         "faults": list(verdict.active_faults or verdict.instant_faults),
         "view": a.view,
         "cva_deg": None if math.isnan(cva) else round(cva, 1),
-        "cva_change_deg": None if math.isnan(cva) or math.isnan(baseline_cva) else round(cva - baseline_cva, 1),
+        "cva_change_deg": None
+        if math.isnan(cva) or math.isnan(baseline_cva)
+        else round(cva - baseline_cva, 1),
     }

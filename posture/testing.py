@@ -21,7 +21,7 @@ from posture.core.landmarks import PoseFrame
 def moving_photo_clip(
     photo_bgr: np.ndarray, n: int, *, size: tuple[int, int] = (640, 480), seed: int = 0
 ) -> list[np.ndarray]:
-    """`n` frames of a real photo, moved and scaled a little per frame (a person shifting in a chair)."""
+    """Return `n` frames of a real photo, moved and scaled a little per frame (a sitter moving)."""
     import cv2
 
     rng = np.random.default_rng(seed)
@@ -304,8 +304,12 @@ class ReplayTrace:
         if not self.person[i]:
             return PoseFrame.empty(t_s, self.image_size)
         return PoseFrame(
-            t_s=t_s, image_size=self.image_size, image_xyz=self.image_xyz[i],
-            visibility=self.visibility[i], presence=self.presence[i], world_xyz=self.world_xyz[i],
+            t_s=t_s,
+            image_size=self.image_size,
+            image_xyz=self.image_xyz[i],
+            visibility=self.visibility[i],
+            presence=self.presence[i],
+            world_xyz=self.world_xyz[i],
         )
 
     def frames(self, n: int | None = None, *, t0_s: float = 0.0) -> Iterator[PoseFrame]:
@@ -350,14 +354,16 @@ class ReplayCamera:
 
     live = True
 
-    def __init__(self, frames: list[np.ndarray], fps: float = 30.0, clock: object = None,
-                 quality: int = 85) -> None:
+    def __init__(
+        self, frames: list[np.ndarray], fps: float = 30.0, clock: object = None, quality: int = 85
+    ) -> None:
         import time
 
         import cv2
 
         self._jpeg = [
-            cv2.imencode(".jpg", f, [cv2.IMWRITE_JPEG_QUALITY, quality])[1].tobytes() for f in frames
+            cv2.imencode(".jpg", f, [cv2.IMWRITE_JPEG_QUALITY, quality])[1].tobytes()
+            for f in frames
         ]
         self.fps = fps
         self._clock = clock or time
@@ -384,7 +390,7 @@ class ReplayCamera:
         return cls(frames, fps, clock)
 
     def read(self, not_before_s: float | None = None) -> Frame | None:
-        """The current frame; None once the clip has played through."""
+        """Return the current frame; None once the clip has played through."""
         import cv2
 
         now = float(self._clock.monotonic())  # type: ignore[attr-defined]

@@ -461,8 +461,13 @@ def bench_analyze(model: Path, clip: Path, tmp: Path) -> dict[str, float]:
         store = HistoryStore.open(tmp / f"{name}.sqlite3")
         t0 = time.perf_counter()
         doc = analyze_video(
-            clip, Settings(), model_path=model, model_sha256=None, model_name=model.stem,
-            store=store, every_frame=every,
+            clip,
+            Settings(),
+            model_path=model,
+            model_sha256=None,
+            model_name=model.stem,
+            store=store,
+            every_frame=every,
         )
         wall = time.perf_counter() - t0
         store.close()
@@ -483,14 +488,31 @@ def start_monitor(model: Path, clip: Path, tmp: Path) -> subprocess.Popen[bytes]
     """`posture monitor --source clip` in real time, default settings, isolated home."""
     env = dict(os.environ)
     home = tmp / "home"
-    for var, sub in (("HOME", ""), ("XDG_CONFIG_HOME", "config"), ("XDG_DATA_HOME", "data"),
-                     ("XDG_CACHE_HOME", "cache"), ("XDG_STATE_HOME", "state"),
-                     ("XDG_RUNTIME_DIR", "run")):
+    for var, sub in (
+        ("HOME", ""),
+        ("XDG_CONFIG_HOME", "config"),
+        ("XDG_DATA_HOME", "data"),
+        ("XDG_CACHE_HOME", "cache"),
+        ("XDG_STATE_HOME", "state"),
+        ("XDG_RUNTIME_DIR", "run"),
+    ):
         (home / sub).mkdir(parents=True, exist_ok=True)
         env[var] = str(home / sub)
     env["PYTHONPATH"] = str(REPO)
-    cmd = [sys.executable, "-m", "posture", "monitor", "--source", str(clip), "--model", str(model),
-           "--no-notify", "--no-control", "--db", str(tmp / "monitor.sqlite3")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "posture",
+        "monitor",
+        "--source",
+        str(clip),
+        "--model",
+        str(model),
+        "--no-notify",
+        "--no-control",
+        "--db",
+        str(tmp / "monitor.sqlite3"),
+    ]
     return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 
@@ -500,14 +522,25 @@ def start_camera_monitor(model: Path, clip: Path, tmp: Path) -> subprocess.Popen
     as `CameraSource` does with an MJPEG webcam (a file source also decodes every skipped frame)."""
     env = dict(os.environ)
     home = tmp / "camera" / "home"
-    for var, sub in (("HOME", ""), ("XDG_CONFIG_HOME", "config"), ("XDG_DATA_HOME", "data"),
-                     ("XDG_CACHE_HOME", "cache"), ("XDG_STATE_HOME", "state"),
-                     ("XDG_RUNTIME_DIR", "run")):
+    for var, sub in (
+        ("HOME", ""),
+        ("XDG_CONFIG_HOME", "config"),
+        ("XDG_DATA_HOME", "data"),
+        ("XDG_CACHE_HOME", "cache"),
+        ("XDG_STATE_HOME", "state"),
+        ("XDG_RUNTIME_DIR", "run"),
+    ):
         (home / sub).mkdir(parents=True, exist_ok=True)
         env[var] = str(home / sub)
     env["PYTHONPATH"] = str(REPO)
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--camera-monitor-child", str(clip),
-           "--model", str(model)]
+    cmd = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--camera-monitor-child",
+        str(clip),
+        "--model",
+        str(model),
+    ]
     return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 
@@ -520,11 +553,22 @@ def _camera_monitor_child(model: Path, clip: Path) -> int:
 
     configure_logging(False)
     args = build_parser().parse_args(
-        ["monitor", "--source", "0", "--model", str(model), "--no-notify", "--no-control",
-         "--db", str(Path(os.environ["HOME"]) / "monitor.sqlite3")]
+        [
+            "monitor",
+            "--source",
+            "0",
+            "--model",
+            str(model),
+            "--no-notify",
+            "--no-control",
+            "--db",
+            str(Path(os.environ["HOME"]) / "monitor.sqlite3"),
+        ]
     )
     camera = ReplayCamera.from_video(str(clip))
-    monitor, cleanup = build_monitor(args, load_settings(Path("/nonexistent/posture.toml")).settings)
+    monitor, cleanup = build_monitor(
+        args, load_settings(Path("/nonexistent/posture.toml")).settings
+    )
     monitor.source_factory = lambda: camera
     try:
         result = monitor.run()
@@ -562,7 +606,8 @@ def sample_monitor(
 
 
 def finish_monitor(
-    proc: subprocess.Popen[bytes], sampler: tuple[threading.Thread, dict[str, float]],
+    proc: subprocess.Popen[bytes],
+    sampler: tuple[threading.Thread, dict[str, float]],
     key: str = "monitor",
 ) -> dict[str, Any]:
     """Wait for the monitor (the clip ends it) and return the sampled share and its last lines."""
@@ -571,8 +616,11 @@ def finish_monitor(
     thread.join()
     if f"{key}_cpu_share_of_core" not in out:
         raise RuntimeError(f"monitor ended before it could be sampled: {text[-2000:]}")
-    return {**out, f"{key}_exit_code": float(proc.returncode),
-            f"{key}_output_tail": text.strip().splitlines()[-2:]}
+    return {
+        **out,
+        f"{key}_exit_code": float(proc.returncode),
+        f"{key}_output_tail": text.strip().splitlines()[-2:],
+    }
 
 
 def bench_memory(model: Path, frames: list[np.ndarray], n: int, tmp: Path) -> dict[str, float]:
@@ -598,15 +646,28 @@ def bench_memory(model: Path, frames: list[np.ndarray], n: int, tmp: Path) -> di
         end = _rss_mb()
     session.close((warm + n) / 30.0)
     store.close()
-    return {"rss_start_mb": start, "rss_end_mb": end, "memory_growth_mb": end - start,
-            "memory_frames": float(n), "memory_loop_cpu_ms_per_frame": cpu / n * 1e3}
+    return {
+        "rss_start_mb": start,
+        "rss_end_mb": end,
+        "memory_growth_mb": end - start,
+        "memory_frames": float(n),
+        "memory_loop_cpu_ms_per_frame": cpu / n * 1e3,
+    }
 
 
 def start_memory_child(model: Path, n: int, out: Path) -> subprocess.Popen[bytes]:
     """The memory loop in its own process, so it runs beside the other measurements (each
     process's CPU time is its own) and its RSS is not the parent's."""
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--memory-child", str(n),
-           "--model", str(model), "--json", str(out)]
+    cmd = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--memory-child",
+        str(n),
+        "--model",
+        str(model),
+        "--json",
+        str(out),
+    ]
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
@@ -649,8 +710,11 @@ def run_pipeline_bench(model: Path, quick: bool) -> dict[str, Any]:
         out["monitor_clip_s"] = steady_s
         # then the webcam stand-in, alone (the monitor figure above ran beside the other stages)
         cam = start_camera_monitor(model, steady, tmp)
-        out.update(finish_monitor(cam, sample_monitor(cam, steady_s, settle_s, "camera_monitor"),
-                                  "camera_monitor"))
+        out.update(
+            finish_monitor(
+                cam, sample_monitor(cam, steady_s, settle_s, "camera_monitor"), "camera_monitor"
+            )
+        )
         err = mem.communicate()[1].decode(errors="replace")
         if mem.returncode != 0:
             raise RuntimeError(f"memory loop failed: {err[-2000:]}")

@@ -31,8 +31,9 @@ def draw(size: int = SIZE) -> Image.Image:
     d.ellipse((12.5 * u, 4.5 * u, 18.5 * u, 10.5 * u), fill=WHITE)
     # straight back from the neck to the seat, thigh forward, shin down
     d.line([(15.5 * u, 11.5 * u), (15 * u, 20 * u)], fill=WHITE, width=w, joint="curve")
-    d.line([(15 * u, 20 * u), (23 * u, 20.5 * u), (23 * u, 27 * u)], fill=WHITE, width=w,
-           joint="curve")
+    d.line(
+        [(15 * u, 20 * u), (23 * u, 20.5 * u), (23 * u, 27 * u)], fill=WHITE, width=w, joint="curve"
+    )
     # arm resting forward
     d.line([(15.5 * u, 13 * u), (20.5 * u, 16.5 * u)], fill=WHITE, width=round(1.8 * u))
     # chair: back and seat

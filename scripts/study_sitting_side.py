@@ -33,13 +33,16 @@ sys.path.insert(0, str(REPO))
 from posture.core.geometry import compute_metrics  # noqa: E402
 from posture.core.landmarks import PoseBatch, PoseFrame  # noqa: E402
 
+
 def find_data_dir() -> Path:
     """The photos: $POSTURE_SITTING_SIDE, else ../shared/data/sitting-side beside the checkout,
     else /work/shared/data/sitting-side (where the development machines keep it)."""
     import os
 
     candidates = [
-        Path(os.environ["POSTURE_SITTING_SIDE"]) if os.environ.get("POSTURE_SITTING_SIDE") else None,
+        Path(os.environ["POSTURE_SITTING_SIDE"])
+        if os.environ.get("POSTURE_SITTING_SIDE")
+        else None,
         REPO.parent / "shared" / "data" / "sitting-side",
         Path("/work/shared/data/sitting-side"),
     ]

@@ -58,8 +58,9 @@ def upright_photo(size: int = 320) -> SidePhoto:
     )
 
 
-def head_forward(photo: SidePhoto, *, tilt_deg: float = 30.0, scale: float = 1.1,
-                 shift: float = 0.05) -> np.ndarray:
+def head_forward(
+    photo: SidePhoto, *, tilt_deg: float = 30.0, scale: float = 1.1, shift: float = 0.05
+) -> np.ndarray:
     """The same photo with the head moved forward and down and enlarged (see the module doc).
 
     tilt_deg: forward rotation about the neck base; scale: head enlargement; shift: forward and
@@ -77,21 +78,23 @@ def head_forward(photo: SidePhoto, *, tilt_deg: float = 30.0, scale: float = 1.1
     warped = cv2.warpAffine(image, m, (w, h), borderMode=cv2.BORDER_REPLICATE)
     mask = np.zeros((h, w), np.float32)
     x0, x1 = int(pivot[0] - 1.3 * reach), int(pivot[0] + 1.8 * reach)
-    mask[: max(0, int(pivot[1])), max(0, x0): min(w, x1)] = 1.0
+    mask[: max(0, int(pivot[1])), max(0, x0) : min(w, x1)] = 1.0
     k = int(reach * 0.3) | 1
     mask = cv2.GaussianBlur(mask, (k, k), 0)[..., None]
     return (mask * warped + (1.0 - mask) * image).astype(np.uint8)
 
 
-def slouch_frames(photo: SidePhoto, segments: list[tuple[str, float]], *, fps: float,
-                  seed: int = 0) -> list[np.ndarray]:
+def slouch_frames(
+    photo: SidePhoto, segments: list[tuple[str, float]], *, fps: float, seed: int = 0
+) -> list[np.ndarray]:
     """Frames for `segments` of ("upright" | "forward", seconds), each with a little movement."""
     pictures = {"upright": photo.image, "forward": head_forward(photo)}
     size = photo.image.shape[1], photo.image.shape[0]
     frames: list[np.ndarray] = []
     for i, (kind, seconds) in enumerate(segments):
-        frames += moving_photo_clip(pictures[kind], n=int(round(seconds * fps)), size=size,
-                                    seed=seed + i)
+        frames += moving_photo_clip(
+            pictures[kind], n=int(round(seconds * fps)), size=size, seed=seed + i
+        )
     return frames
 
 

@@ -85,14 +85,20 @@ class DunstSession:
         # The servers get a home of their own: nothing they do can touch the real one.
         runtime = self.workdir / "run"
         runtime.mkdir(mode=0o700, exist_ok=True)
-        server_env = {**os.environ, "HOME": str(self.workdir), "XDG_RUNTIME_DIR": str(runtime),
-                      "XDG_CONFIG_HOME": str(self.workdir / ".config")}
+        server_env = {
+            **os.environ,
+            "HOME": str(self.workdir),
+            "XDG_RUNTIME_DIR": str(runtime),
+            "XDG_CONFIG_HOME": str(self.workdir / ".config"),
+        }
         read_fd, write_fd = os.pipe()
         self._xvfb = subprocess.Popen(
-            ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "640x480x24", "-nolisten",
-             "tcp"],
-            pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            env=server_env, start_new_session=True,
+            ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "640x480x24", "-nolisten", "tcp"],
+            pass_fds=(write_fd,),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=server_env,
+            start_new_session=True,
         )
         os.close(write_fd)
         with os.fdopen(read_fd) as pipe:
@@ -106,10 +112,20 @@ class DunstSession:
         config.write_text("# empty: dunst's built-in defaults\n")
         self.log_path = self.workdir / "dunst.log"
         self._session = subprocess.Popen(
-            ["dbus-run-session", "--", "sh", "-c", _SESSION_SCRIPT, "sh", str(config),
-             str(self.log_path)],
-            env={**server_env, "DISPLAY": self.display}, stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL, start_new_session=True,
+            [
+                "dbus-run-session",
+                "--",
+                "sh",
+                "-c",
+                _SESSION_SCRIPT,
+                "sh",
+                str(config),
+                str(self.log_path),
+            ],
+            env={**server_env, "DISPLAY": self.display},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
         stdout = self._session.stdout
         self.bus_address = stdout.readline().decode().strip() if stdout is not None else ""
@@ -127,10 +143,20 @@ class DunstSession:
 
     def _server_up(self) -> bool:
         proc = subprocess.run(
-            ["dbus-send", "--session", "--print-reply", "--dest=org.freedesktop.DBus",
-             "/org/freedesktop/DBus", "org.freedesktop.DBus.NameHasOwner",
-             "string:org.freedesktop.Notifications"],
-            env=self.child_env(), capture_output=True, text=True, timeout=5, check=False,
+            [
+                "dbus-send",
+                "--session",
+                "--print-reply",
+                "--dest=org.freedesktop.DBus",
+                "/org/freedesktop/DBus",
+                "org.freedesktop.DBus.NameHasOwner",
+                "string:org.freedesktop.Notifications",
+            ],
+            env=self.child_env(),
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
         )
         return proc.returncode == 0 and "boolean true" in proc.stdout
 
@@ -151,16 +177,25 @@ class DunstSession:
             self._session.stdout.close()
 
     def _dunstctl(self, *args: str) -> str:
-        proc = subprocess.run(["dunstctl", *args], env=self.child_env(), capture_output=True,
-                              text=True, encoding="utf-8", timeout=10, check=True)
+        proc = subprocess.run(
+            ["dunstctl", *args],
+            env=self.child_env(),
+            capture_output=True,
+            text=True,
+            encoding="utf-8",
+            timeout=10,
+            check=True,
+        )
         return proc.stdout
 
     def _history(self) -> list[SeenNotification]:
         data = json.loads(self._dunstctl("history"))
         return [
             SeenNotification(
-                id=int(n["id"]["data"]), appname=n["appname"]["data"],
-                summary=n["summary"]["data"], body=n["body"]["data"],
+                id=int(n["id"]["data"]),
+                appname=n["appname"]["data"],
+                summary=n["summary"]["data"],
+                body=n["body"]["data"],
                 icon_path=n["icon_path"]["data"],
             )
             for n in data["data"][0]
@@ -171,8 +206,9 @@ class DunstSession:
         self._dunstctl("close-all")
         return max((n.id for n in self._history()), default=0)
 
-    def notifications(self, since: int = 0, *, expect: int = 1,
-                      timeout_s: float = 5.0) -> list[SeenNotification]:
+    def notifications(
+        self, since: int = 0, *, expect: int = 1, timeout_s: float = 5.0
+    ) -> list[SeenNotification]:
         """Notifications with id > `since`, oldest first, waiting until `expect` have arrived.
 
         Closes all open notifications first, because dunst's history lists only closed ones.

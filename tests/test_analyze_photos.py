@@ -13,9 +13,19 @@ import skimage.data
 
 from posture.cli import main
 
-METRIC_KEYS = {"cva_deg", "neck_angle_deg", "neck_flexion_deg", "head_drop", "face_scale",
-               "nose_drop", "shoulder_protraction", "shoulder_angle_deg", "head_roll_deg",
-               "shoulder_tilt_deg", "lean_in"}
+METRIC_KEYS = {
+    "cva_deg",
+    "neck_angle_deg",
+    "neck_flexion_deg",
+    "head_drop",
+    "face_scale",
+    "nose_drop",
+    "shoulder_protraction",
+    "shoulder_angle_deg",
+    "head_roll_deg",
+    "shoulder_tilt_deg",
+    "lean_in",
+}
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +49,11 @@ def test_folder_of_photos_json_shape(
     code, doc, _ = _json(capsys, "analyze", str(photos), "--json", "--model", str(model_path))
     assert code == 0
     frames = doc["frames"]
-    assert [Path(f["path"]).name for f in frames] == ["a_astronaut.png", "b_camera.jpg", "c_empty.png"]
+    assert [Path(f["path"]).name for f in frames] == [
+        "a_astronaut.png",
+        "b_camera.jpg",
+        "c_empty.png",
+    ]
     astro, cam, empty = frames
     for f in (astro, cam):
         assert f["person"] is True and f["t"] == 0.0
@@ -63,8 +77,15 @@ def test_bad_inputs_are_reported_not_crashed(
     assert code == 1 and "missing.png does not exist" in err
     fake = tmp_path / "notes.png"
     fake.write_text("not an image")
-    code, doc, err = _json(capsys, "analyze", str(fake), str(photos / "a_astronaut.png"),
-                           "--json", "--model", str(model_path))
+    code, doc, err = _json(
+        capsys,
+        "analyze",
+        str(fake),
+        str(photos / "a_astronaut.png"),
+        "--json",
+        "--model",
+        str(model_path),
+    )
     assert code == 0  # one good photo: the run succeeds and says what it skipped
     assert "notes.png is not an image" in err
     assert doc["frames"][0]["person"] is False and "error" in doc["frames"][0]
@@ -75,7 +96,9 @@ def test_bad_inputs_are_reported_not_crashed(
     assert code == 1 and "holds no images" in err
 
 
-def test_huge_and_tiny_photos(tmp_path: Path, model_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_huge_and_tiny_photos(
+    tmp_path: Path, model_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     tiny = tmp_path / "tiny.png"
     cv2.imwrite(str(tiny), skimage.data.astronaut()[:1, :1])
     code, doc, err = _json(capsys, "analyze", str(tiny), "--json", "--model", str(model_path))

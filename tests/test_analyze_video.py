@@ -23,15 +23,16 @@ pytestmark = pytest.mark.skipif(not SITTING.is_dir(), reason="sitting-side photo
 
 
 def _photo(label: str) -> np.ndarray:
-    """Session 20241012: the same person at the same desk, clearly upright or head clearly forward."""
+    """Session 20241012: the same person at the same desk, clearly upright or head forward."""
     rows = list(csv.DictReader(open(SITTING / "labels.csv")))
 
     def clear(r: dict[str, str]) -> bool:
         angle = float(r["annotated_head_shoulder_angle_deg"])
         return angle > 70 if label == "good" else angle < 40
 
-    name = next(r["file"] for r in rows
-                if r["label"] == label and r["session"] == "20241012" and clear(r))
+    name = next(
+        r["file"] for r in rows if r["label"] == label and r["session"] == "20241012" and clear(r)
+    )
     return cv2.imread(str(SITTING / name))
 
 
@@ -55,8 +56,21 @@ def test_analyze_finds_the_episode_and_nudges_in_time(
     slouch_clip: Path, model_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     db = tmp_path / "h.sqlite3"
-    code = main(["analyze", str(slouch_clip), "--json", "--model", str(model_path), "--db", str(db),
-                 "--report", "html", "--out", str(tmp_path / "r.html")])
+    code = main(
+        [
+            "analyze",
+            str(slouch_clip),
+            "--json",
+            "--model",
+            str(model_path),
+            "--db",
+            str(db),
+            "--report",
+            "html",
+            "--out",
+            str(tmp_path / "r.html"),
+        ]
+    )
     out, err = capsys.readouterr()
     assert code == 0, err
     doc = json.loads(out)
@@ -67,8 +81,13 @@ def test_analyze_finds_the_episode_and_nudges_in_time(
     s = doc["summary"]
     assert s["seconds"] == pytest.approx(90.0, abs=0.5)
     assert set(s["share"]) == {"good", "slouching", "away", "unknown"}
-    assert set(s["fault_minutes"]) == {"forward_head", "head_drop", "rounded_shoulders",
-                                       "leaning_in", "head_tilt"}
+    assert set(s["fault_minutes"]) == {
+        "forward_head",
+        "head_drop",
+        "rounded_shoulders",
+        "leaning_in",
+        "head_tilt",
+    }
     # exactly one episode: the head went forward at 20 s and came back at 65 s
     assert len(s["episodes"]) == 1, s["episodes"]
     ep = s["episodes"][0]

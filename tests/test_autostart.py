@@ -24,8 +24,22 @@ from posture.adapters.autostart import (
 from posture.cli import main
 from posture.core.errors import ConfigError
 
-TRICKY = ["it's", 'a"b', "$HOME", "back\\slash", "100%", "~t", "`x`", "tab\there", "plain",
-          "end\\", "%f", "semi;colon", "ü頭", "<&>"]
+TRICKY = [
+    "it's",
+    'a"b',
+    "$HOME",
+    "back\\slash",
+    "100%",
+    "~t",
+    "`x`",
+    "tab\there",
+    "plain",
+    "end\\",
+    "%f",
+    "semi;colon",
+    "ü頭",
+    "<&>",
+]
 
 
 def recorder(tmp_path: Path, name: str) -> tuple[Path, Path]:
@@ -48,8 +62,9 @@ def test_launch_command_is_this_interpreter_running_the_monitor() -> None:
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="XDG autostart is the Linux default")
-def test_xdg_enable_status_disable_in_a_temporary_home(isolated_home: Path,
-                                                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_xdg_enable_status_disable_in_a_temporary_home(
+    isolated_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = Path(os.environ["XDG_CONFIG_HOME"]) / "autostart" / "posture.desktop"
     assert main(["autostart", "status"]) == 0
     assert f"xdg: disabled ({path})" in capsys.readouterr().out
@@ -101,7 +116,9 @@ def test_systemd_unit_is_written_linked_and_reloaded(tmp_path: Path, isolated_ho
     assert lines[0] == f"autostart (systemd) removed: {unit}"
     assert not unit.exists() and not link.is_symlink()
     assert [json.loads(c) for c in calls.read_text().splitlines()] == [
-        ["--user", "daemon-reload"], ["--user", "daemon-reload"]]
+        ["--user", "daemon-reload"],
+        ["--user", "daemon-reload"],
+    ]
 
 
 def test_systemd_without_systemctl_says_when_it_takes_effect(isolated_home: Path) -> None:
@@ -117,8 +134,7 @@ def test_desktop_exec_quoting_round_trips_through_glib(tmp_path: Path) -> None:
     program, calls = recorder(folder, "prog")
     entry = tmp_path / "posture.desktop"
     entry.write_text(desktop_entry([str(program), *TRICKY]), encoding="utf-8")
-    subprocess.run(["gio", "launch", str(entry)], check=True, timeout=30,
-                   capture_output=True)
+    subprocess.run(["gio", "launch", str(entry)], check=True, timeout=30, capture_output=True)
     deadline = time.monotonic() + 10
     while not calls.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -129,16 +145,19 @@ def test_desktop_entry_quoting_by_the_spec() -> None:
     text = desktop_entry(["/usr/bin/python3", "-m", "posture", "monitor"], icon=Path("/i/p.png"))
     assert "Exec=/usr/bin/python3 -m posture monitor\n" in text
     assert "Icon=/i/p.png\n" in text
-    assert desktop_entry(['/a b/py', '$x', 'c\\d', '5%']).count(
-        'Exec="/a b/py" "\\\\$x" "c\\\\\\\\d" 5%%\n') == 1
+    assert (
+        desktop_entry(["/a b/py", "$x", "c\\d", "5%"]).count(
+            'Exec="/a b/py" "\\\\$x" "c\\\\\\\\d" 5%%\n'
+        )
+        == 1
+    )
     with pytest.raises(ConfigError, match="line break"):
         desktop_entry(["/usr/bin/python3", "two\nlines"])
 
 
 def test_systemd_unit_quoting() -> None:
     unit = systemd_unit(["/opt/my py/python", 'say "hi"', "100%", "$HOME", "a\\b"])
-    assert ('ExecStart="/opt/my py/python" "say \\"hi\\"" "100%%" "$$HOME" "a\\\\b"\n'
-            in unit)
+    assert 'ExecStart="/opt/my py/python" "say \\"hi\\"" "100%%" "$$HOME" "a\\\\b"\n' in unit
     assert "WantedBy=graphical-session.target" in unit and "Restart=on-failure" in unit
 
 
@@ -149,11 +168,21 @@ def test_systemd_accepts_our_unit(tmp_path: Path) -> None:
     unit.write_text(systemd_unit([str(program), *TRICKY]), encoding="utf-8")
     bad = tmp_path / "bad.service"
     bad.write_text(f'[Service]\nExecStart="{program}" "unbalanced\n', encoding="utf-8")
-    ok = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True,
-                        text=True, timeout=60, check=False)
+    ok = subprocess.run(
+        ["systemd-analyze", "verify", str(unit)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert ok.returncode == 0, ok.stderr
-    broken = subprocess.run(["systemd-analyze", "verify", str(bad)], capture_output=True,
-                            text=True, timeout=60, check=False)
+    broken = subprocess.run(
+        ["systemd-analyze", "verify", str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert broken.returncode != 0  # the check does catch bad quoting
 
 
@@ -169,8 +198,9 @@ def test_launch_agent_plist_round_trips_any_text() -> None:
 
 
 def test_startup_cmd_quotes_for_cmd_and_the_c_runtime() -> None:
-    text = startup_cmd(["C:\\Users\\Jürgen\\My Env\\python.exe", "-m", "posture", "monitor",
-                        "100% sure", "ends\\"])
+    text = startup_cmd(
+        ["C:\\Users\\Jürgen\\My Env\\python.exe", "-m", "posture", "monitor", "100% sure", "ends\\"]
+    )
     assert text == (
         "@echo off\r\n"
         "rem Written by `posture autostart enable`; remove with `posture autostart disable`.\r\n"
@@ -179,21 +209,28 @@ def test_startup_cmd_quotes_for_cmd_and_the_c_runtime() -> None:
         '"100%% sure" "ends\\\\"\r\n'
     )
     with pytest.raises(ConfigError, match="double quote"):
-        startup_cmd(['C:\\py.exe', 'say "hi"'])
+        startup_cmd(["C:\\py.exe", 'say "hi"'])
 
 
 def test_entry_paths_per_platform() -> None:
     env = {"HOME": "/home/u", "XDG_CONFIG_HOME": "/cfg", "APPDATA": "C:/Users/u/AppData/Roaming"}
     assert autostart.entry_path("xdg", env) == Path("/cfg/autostart/posture.desktop")
     assert autostart.entry_path("xdg", {"HOME": "/home/u"}) == Path(
-        "/home/u/.config/autostart/posture.desktop")
+        "/home/u/.config/autostart/posture.desktop"
+    )
     assert autostart.entry_path("systemd", env) == Path("/cfg/systemd/user/posture.service")
     assert autostart.entry_path("launchagent", env) == Path(
-        "/home/u/Library/LaunchAgents/io.github.posture-monitor.plist")
+        "/home/u/Library/LaunchAgents/io.github.posture-monitor.plist"
+    )
     assert autostart.entry_path("startup-folder", env) == Path(
-        "C:/Users/u/AppData/Roaming/Microsoft/Windows/Start Menu/Programs/Startup/posture.cmd")
+        "C:/Users/u/AppData/Roaming/Microsoft/Windows/Start Menu/Programs/Startup/posture.cmd"
+    )
     assert [autostart.default_method(p) for p in ("linux", "darwin", "win32", "freebsd14")] == [
-        "xdg", "launchagent", "startup-folder", "xdg"]
+        "xdg",
+        "launchagent",
+        "startup-folder",
+        "xdg",
+    ]
     with pytest.raises(ConfigError, match="unknown autostart method 'cron'"):
         autostart.entry_path("cron", env)
 

@@ -17,18 +17,33 @@ REPO = Path(__file__).resolve().parents[1]
 
 STAGES = ("decode", "colour", "inference", "landmark_copy", "geometry_smoothing", "judge", "store")
 GOALS = (
-    "cpu_ratio_vs_naive", "cva_agreement_median_abs_deg", "pipeline_overhead_share",
-    "monitor_cpu_share_of_core", "camera_monitor_cpu_share_of_core", "analyze_fps",
-    "geometry_batch_us_per_frame", "memory_growth_mb",
+    "cpu_ratio_vs_naive",
+    "cva_agreement_median_abs_deg",
+    "pipeline_overhead_share",
+    "monitor_cpu_share_of_core",
+    "camera_monitor_cpu_share_of_core",
+    "analyze_fps",
+    "geometry_batch_us_per_frame",
+    "memory_growth_mb",
 )
 
 
 def test_quick_bench_writes_every_measurement_and_goal(tmp_path: Path, model_path: Path) -> None:
     out = tmp_path / "bench.json"
     proc = subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "bench.py"), "--quick", "--model", str(model_path),
-         "--json", str(out)],
-        capture_output=True, text=True, timeout=240, cwd=tmp_path,
+        [
+            sys.executable,
+            str(REPO / "scripts" / "bench.py"),
+            "--quick",
+            "--model",
+            str(model_path),
+            "--json",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        cwd=tmp_path,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     doc = json.loads(out.read_text())
@@ -36,9 +51,16 @@ def test_quick_bench_writes_every_measurement_and_goal(tmp_path: Path, model_pat
     assert set(STAGES) <= set(doc["stage_ms"])
     assert all(v >= 0 and math.isfinite(v) for v in doc["stage_ms"].values())
     assert doc["stage_ms"]["inference"] > 0
-    for key in ("ours_cpu_ms_per_frame", "naive_cpu_ms_per_frame", "analyze_fps",
-                "analyze_every_frame_fps", "rss_start_mb", "rss_end_mb",
-                "geometry_single_frame_us", "monitor_cpu_share_of_core"):
+    for key in (
+        "ours_cpu_ms_per_frame",
+        "naive_cpu_ms_per_frame",
+        "analyze_fps",
+        "analyze_every_frame_fps",
+        "rss_start_mb",
+        "rss_end_mb",
+        "geometry_single_frame_us",
+        "monitor_cpu_share_of_core",
+    ):
         assert doc[key] > 0, key
     # the side-view clip gives a CVA estimate in both pipelines on the same frames
     assert doc["cva_frames_compared"] > 0

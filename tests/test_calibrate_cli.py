@@ -44,8 +44,19 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 def test_calibrate_saves_private_profile_and_lists_it(
     upright_clip: Path, model_path: Path, capsys: pytest.CaptureFixture[str], isolated_home: Path
 ) -> None:
-    code, _, err = run(capsys, "calibrate", "--source", str(upright_clip), "--profile", "desk",
-                       "--seconds", "3", "--model", str(model_path), "--no-glance")
+    code, _, err = run(
+        capsys,
+        "calibrate",
+        "--source",
+        str(upright_clip),
+        "--profile",
+        "desk",
+        "--seconds",
+        "3",
+        "--model",
+        str(model_path),
+        "--no-glance",
+    )
     assert code == 0, err
     assert "Saved profile 'desk'" in err
     path = isolated_home / ".local/share/posture/profiles/desk.json"
@@ -58,8 +69,17 @@ def test_calibrate_saves_private_profile_and_lists_it(
     code, out, _ = run(capsys, "calibrate", "--list", "--json")
     assert [p["name"] for p in json.loads(out)["profiles"]] == ["desk"]
     # the monitor's decisions on the same clip with that profile: upright, so good
-    code, out, _ = run(capsys, "analyze", str(upright_clip), "--profile", "desk", "--json",
-                       "--model", str(model_path), "--no-store")
+    code, out, _ = run(
+        capsys,
+        "analyze",
+        str(upright_clip),
+        "--profile",
+        "desk",
+        "--json",
+        "--model",
+        str(model_path),
+        "--no-store",
+    )
     doc = json.loads(out)
     assert doc["summary"]["calibrated"] is True
     assert doc["summary"]["share"]["slouching"] == 0.0
@@ -70,11 +90,22 @@ def test_calibrate_saves_private_profile_and_lists_it(
 def test_dark_clip_is_refused_with_a_fix(
     tmp_path: Path, model_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    frames = [(f.astype(np.float32) * 0.04).astype(np.uint8)
-              for f in moving_photo_clip(skimage.data.astronaut()[:, :, ::-1], n=30, size=(320, 240))]
+    frames = [
+        (f.astype(np.float32) * 0.04).astype(np.uint8)
+        for f in moving_photo_clip(skimage.data.astronaut()[:, :, ::-1], n=30, size=(320, 240))
+    ]
     clip = write_clip(frames, tmp_path / "dark.avi")
-    code, _, err = run(capsys, "calibrate", "--source", str(clip), "--seconds", "2",
-                       "--model", str(model_path), "--no-glance")
+    code, _, err = run(
+        capsys,
+        "calibrate",
+        "--source",
+        str(clip),
+        "--seconds",
+        "2",
+        "--model",
+        str(model_path),
+        "--no-glance",
+    )
     assert code == 1
     assert "dark" in err and "Fix:" in err
     assert not (Path.home() / ".local/share/posture/profiles/desk.json").exists()
@@ -84,24 +115,46 @@ def test_empty_source_says_no_person(
     tmp_path: Path, model_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     rng = np.random.default_rng(1)
-    frames = [np.clip(rng.normal(128, 30, (240, 320, 3)), 0, 255).astype(np.uint8) for _ in range(30)]
+    frames = [
+        np.clip(rng.normal(128, 30, (240, 320, 3)), 0, 255).astype(np.uint8) for _ in range(30)
+    ]
     clip = write_clip(frames, tmp_path / "empty.avi")
-    code, _, err = run(capsys, "calibrate", "--source", str(clip), "--seconds", "2",
-                       "--model", str(model_path), "--no-glance")
+    code, _, err = run(
+        capsys,
+        "calibrate",
+        "--source",
+        str(clip),
+        "--seconds",
+        "2",
+        "--model",
+        str(model_path),
+        "--no-glance",
+    )
     assert code == 1
     assert "no person" in err.lower() and "Fix:" in err
 
 
 @pytest.mark.skipif(not SITTING.is_dir(), reason="sitting-side photos not found")
-def test_moving_person_is_refused(tmp_path: Path, model_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_moving_person_is_refused(
+    tmp_path: Path, model_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     rows = list(csv.DictReader(open(SITTING / "labels.csv")))
     good = next(r["file"] for r in rows if r["label"] == "good" and r["session"] == "20241012")
     bad = next(r["file"] for r in rows if r["label"] == "bad" and r["session"] == "20241012")
     a, b = (cv2.imread(str(SITTING / f)) for f in (good, bad))
     frames = [a if (i // 3) % 2 else b for i in range(40)]  # sitting up and slumping, over and over
     clip = write_clip(frames, tmp_path / "moving.avi")
-    code, _, err = run(capsys, "calibrate", "--source", str(clip), "--seconds", "3.5",
-                       "--model", str(model_path), "--no-glance")
+    code, _, err = run(
+        capsys,
+        "calibrate",
+        "--source",
+        str(clip),
+        "--seconds",
+        "3.5",
+        "--model",
+        str(model_path),
+        "--no-glance",
+    )
     assert code == 1
     assert "too much movement" in err and "Fix:" in err
 
@@ -123,9 +176,24 @@ def test_glance_step_from_a_file_learns_the_range(
     a, b = (cv2.imread(str(SITTING / f)) for f in (good, bad))
     neutral = moving_photo_clip(a, n=40, size=(480, 480), seed=3)
     glances = [b if (i // 5) % 2 else a for i in range(40)]  # glance down and back, twice a second
-    clip = write_clip(neutral + [cv2.resize(g, (480, 480)) for g in glances], tmp_path / "glance.avi")
-    code, _, err = run(capsys, "calibrate", "--source", str(clip), "--seconds", "4", "--glance",
-                       "--glance-seconds", "4", "--model", str(model_path), "--profile", "side")
+    clip = write_clip(
+        neutral + [cv2.resize(g, (480, 480)) for g in glances], tmp_path / "glance.avi"
+    )
+    code, _, err = run(
+        capsys,
+        "calibrate",
+        "--source",
+        str(clip),
+        "--seconds",
+        "4",
+        "--glance",
+        "--glance-seconds",
+        "4",
+        "--model",
+        str(model_path),
+        "--profile",
+        "side",
+    )
     assert code == 0, err
     data = json.loads((isolated_home / ".local/share/posture/profiles/side.json").read_text())
     assert data["view"].startswith("side")

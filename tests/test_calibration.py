@@ -24,8 +24,15 @@ SHA = "cd" * 32
 N = 100
 
 
-def clip(n: int = N, *, seed: int = 0, view: str = "side_left", cva: float = 62.0,
-         cva_sd: float = 0.8, luma: float = 120.0) -> dict[str, np.ndarray]:
+def clip(
+    n: int = N,
+    *,
+    seed: int = 0,
+    view: str = "side_left",
+    cva: float = 62.0,
+    cva_sd: float = 0.8,
+    luma: float = 120.0,
+) -> dict[str, np.ndarray]:
     """A still person in side view: metrics with sensor-like noise and per-frame flags."""
     rng = np.random.default_rng(seed)
     return {
@@ -41,8 +48,9 @@ def clip(n: int = N, *, seed: int = 0, view: str = "side_left", cva: float = 62.
 
 def fit(c: dict[str, np.ndarray]):  # type: ignore[no-untyped-def]
     metrics = {k: v for k, v in c.items() if k in METRIC_SPECS}
-    return fit_baseline(metrics, person=c["person"], luma=c["luma"], in_frame=c["in_frame"],
-                        views=c["views"])
+    return fit_baseline(
+        metrics, person=c["person"], luma=c["luma"], in_frame=c["in_frame"], views=c["views"]
+    )
 
 
 def test_baseline_is_median_and_mad_of_valid_frames() -> None:
@@ -115,14 +123,26 @@ def test_too_few_valid_frames_is_refused() -> None:
 def test_mismatched_array_lengths_are_a_programming_error() -> None:
     c = clip()
     with pytest.raises(ValueError, match="luma has 3 frames"):
-        fit_baseline({"cva_deg": c["cva_deg"]}, person=c["person"], luma=[1.0, 2.0, 3.0],
-                     in_frame=c["in_frame"], views=c["views"])
+        fit_baseline(
+            {"cva_deg": c["cva_deg"]},
+            person=c["person"],
+            luma=[1.0, 2.0, 3.0],
+            in_frame=c["in_frame"],
+            views=c["views"],
+        )
 
 
 def _profile() -> Profile:
     res = fit(clip())
-    return make_profile(res, name="desk", source="0", model_name="full", model_sha256=SHA,
-                        metric_version=1, created_utc="2025-01-06T09:00:00Z")
+    return make_profile(
+        res,
+        name="desk",
+        source="0",
+        model_name="full",
+        model_sha256=SHA,
+        metric_version=1,
+        created_utc="2025-01-06T09:00:00Z",
+    )
 
 
 def test_glance_range_learns_how_far_a_glance_moves_the_head() -> None:
@@ -131,8 +151,9 @@ def test_glance_range_learns_how_far_a_glance_moves_the_head() -> None:
     c["cva_deg"][20:60] -= 9.0  # looking down at the keyboard
     c["neck_flexion_deg"][20:60] += 12.0
     metrics = {k: v for k, v in c.items() if k in METRIC_SPECS}
-    g = fit_glance(metrics, prof, person=c["person"], luma=c["luma"], in_frame=c["in_frame"],
-                   views=c["views"])
+    g = fit_glance(
+        metrics, prof, person=c["person"], luma=c["luma"], in_frame=c["in_frame"], views=c["views"]
+    )
     assert 8.0 <= g["cva_deg"] <= 11.0
     assert 11.0 <= g["neck_flexion_deg"] <= 14.0
     assert with_glance(prof, g).glance == g
@@ -197,8 +218,10 @@ def test_check_profile_refuses_what_does_not_match() -> None:
 
 def test_default_profile_uses_the_clinical_cut_off_and_iso_11226() -> None:
     norms = {
-        "metric_version": 1, "cva_clinical_cutoff_deg": 50.0,
-        "cva_estimate_minus_clinical_deg": 10.0, "neck_flexion_limit_deg": 25.0,
+        "metric_version": 1,
+        "cva_clinical_cutoff_deg": 50.0,
+        "cva_estimate_minus_clinical_deg": 10.0,
+        "neck_flexion_limit_deg": 25.0,
         "families": {"side": {"baseline": {"cva_deg": {"median": 64.0, "mad": 3.0}}}},
     }
     prof = default_profile(norms, "side_right")

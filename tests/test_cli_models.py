@@ -13,7 +13,9 @@ from posture.cli import main
 
 
 @pytest.fixture()
-def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, provisioned_model: models.ResolvedModel) -> Path:
+def cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, provisioned_model: models.ResolvedModel
+) -> Path:
     d = tmp_path / "models"
     d.mkdir()
     shutil.copy(provisioned_model.path, d / provisioned_model.path.name)

@@ -31,7 +31,10 @@ def test_defaults_are_valid_and_grounded() -> None:
     assert s.judge.cooldown_s == 300.0 and s.judge.escalate_after_s == 600.0
     assert s.judge.break_after_s == 2700.0 and s.judge.sitting_reset_away_s == 120.0
     assert (s.monitor.min_fps, s.monitor.max_fps, s.monitor.adaptive, s.monitor.source) == (
-        0.5, 5.0, True, "0",  # 0.5 fps idle: the 2 % CPU goal (docs/PERFORMANCE.md)
+        0.5,
+        5.0,
+        True,
+        "0",  # 0.5 fps idle: the 2 % CPU goal (docs/PERFORMANCE.md)
     )
     assert s.notify.backends == ("plyer", "notify-send", "console")
 
@@ -70,22 +73,30 @@ def test_file_values_override_defaults_and_record_their_line(tmp_path: Path) -> 
 @pytest.mark.parametrize(
     ("text", "pattern"),
     [
-        ("[judge]\ncooldwn_s = 3\n",
-         r"cfg\.toml:2: unknown key 'cooldwn_s' .*did you mean 'cooldown_s'"),
+        (
+            "[judge]\ncooldwn_s = 3\n",
+            r"cfg\.toml:2: unknown key 'cooldwn_s' .*did you mean 'cooldown_s'",
+        ),
         ("[judg]\ncooldown_s = 3\n", r"unknown table 'judg'; did you mean 'judge'"),
         ("[judge]\nmax_fps = 3\n", r"it belongs in \[monitor\]"),
-        ("[judge]\ncooldown_s = -3\n",
-         r"cfg\.toml:2: \[judge\] cooldown_s = -3.0 is not allowed; "
-         r"allowed: a number from 0 to 86400"),
+        (
+            "[judge]\ncooldown_s = -3\n",
+            r"cfg\.toml:2: \[judge\] cooldown_s = -3.0 is not allowed; "
+            r"allowed: a number from 0 to 86400",
+        ),
         ("[monitor]\nmin_fps = 4\nmax_fps = 2\n", r"cfg\.toml:3: \[monitor\] max_fps = 2.0"),
         ("[judge\ncooldown_s = 3\n", r"cfg\.toml:1: invalid TOML"),
         ("x = 1\n", r"unknown top-level key 'x'"),
         ("judge = 3\n", r"'judge' must be a table"),
         ('[notify]\nbackends = ["growl"]\n', r"backends = \[\"growl\"\] is not allowed"),
-        ("[monitor]\nadaptive = \"yes\"\n",
-         r"adaptive = \"yes\" is not allowed; allowed: true or false"),
-        ("[judge]\nmax_hold_s = 0.1\n",
-         r"max_hold_s = 0.1 is not allowed; allowed: a number >= 1 / monitor.min_fps"),
+        (
+            '[monitor]\nadaptive = "yes"\n',
+            r"adaptive = \"yes\" is not allowed; allowed: true or false",
+        ),
+        (
+            "[judge]\nmax_hold_s = 0.1\n",
+            r"max_hold_s = 0.1 is not allowed; allowed: a number >= 1 / monitor.min_fps",
+        ),
     ],
 )
 def test_bad_config_messages(text: str, pattern: str) -> None:
@@ -146,13 +157,29 @@ def test_cli_config_init_writes_template() -> None:
 
 
 _VALUES = st.one_of(
-    st.integers(-(10**30), 10**30), st.floats(allow_nan=True), st.booleans(),
-    st.text(max_size=8), st.lists(st.sampled_from(["console", "plyer", "x", "notify-send"])),
+    st.integers(-(10**30), 10**30),
+    st.floats(allow_nan=True),
+    st.booleans(),
+    st.text(max_size=8),
+    st.lists(st.sampled_from(["console", "plyer", "x", "notify-send"])),
 )
-_KEYS = st.sampled_from([
-    "cooldown_s", "persistence_s", "faults", "min_fps", "max_fps", "backends", "adaptive",
-    "keep_days", "source", "max_hold_s", "nope", "break_reminders", "min_luma",
-])
+_KEYS = st.sampled_from(
+    [
+        "cooldown_s",
+        "persistence_s",
+        "faults",
+        "min_fps",
+        "max_fps",
+        "backends",
+        "adaptive",
+        "keep_days",
+        "source",
+        "max_hold_s",
+        "nope",
+        "break_reminders",
+        "min_luma",
+    ]
+)
 
 
 def _toml_value(v: object) -> str:
@@ -174,7 +201,8 @@ def _toml_value(v: object) -> str:
     st.lists(
         st.tuples(
             st.sampled_from(["judge", "monitor", "notify", "store", "calibration", "other"]),
-            _KEYS, _VALUES,
+            _KEYS,
+            _VALUES,
         ),
         max_size=6,
     )

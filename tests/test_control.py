@@ -47,13 +47,28 @@ def _wait_status(capsys: pytest.CaptureFixture[str], cond, timeout_s: float = 5.
 def test_snooze_resume_status_against_a_running_monitor(
     model_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    clip = write_clip(slouch_frames(upright_photo(256), [("upright", 40)], fps=5.0),
-                      tmp_path / "clip.avi", 5.0)
+    clip = write_clip(
+        slouch_frames(upright_photo(256), [("upright", 40)], fps=5.0), tmp_path / "clip.avi", 5.0
+    )
     sock = Path(os.environ["XDG_RUNTIME_DIR"]) / "posture" / "control.sock"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "posture", "monitor", "--source", str(clip), "--no-notify",
-         "--model", str(model_path), "--db", str(tmp_path / "h.sqlite3")],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8",
+        [
+            sys.executable,
+            "-m",
+            "posture",
+            "monitor",
+            "--source",
+            str(clip),
+            "--no-notify",
+            "--model",
+            str(model_path),
+            "--db",
+            str(tmp_path / "h.sqlite3"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        encoding="utf-8",
     )
     try:
         deadline = time.monotonic() + 60

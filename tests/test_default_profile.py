@@ -26,11 +26,16 @@ def _frames() -> tuple[list[PoseFrame], np.ndarray]:
         if not d["person"][i]:
             frames.append(PoseFrame.empty(0.0, (w, h)))
             continue
-        frames.append(PoseFrame(
-            t_s=0.0, image_size=(w, h), image_xyz=d["image_xyz"][i].astype(float),
-            visibility=d["visibility"][i].astype(float), presence=d["presence"][i].astype(float),
-            world_xyz=d["world_xyz"][i].astype(float),
-        ))
+        frames.append(
+            PoseFrame(
+                t_s=0.0,
+                image_size=(w, h),
+                image_xyz=d["image_xyz"][i].astype(float),
+                visibility=d["visibility"][i].astype(float),
+                presence=d["presence"][i].astype(float),
+                world_xyz=d["world_xyz"][i].astype(float),
+            )
+        )
     return frames, d["label"] == "bad"
 
 

@@ -26,14 +26,34 @@ def _doctor(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[s
 
 @pytest.mark.skipif(not have_photos(), reason="sitting-side photos not found")
 def test_all_good_with_a_test_notification(
-    model_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch, dunst: DunstSession,  # noqa: F811
+    model_path: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    dunst: DunstSession,  # noqa: F811
 ) -> None:
-    clip = write_clip(slouch_frames(upright_photo(), [("upright", 6)], fps=5.0),
-                      tmp_path / "upright.avi", 5.0)
-    assert main(["calibrate", "--source", str(clip), "--profile", "desk", "--no-glance",
-                 "--seconds", "5", "--model", str(model_path),
-                 "--db", str(tmp_path / "h.sqlite3")]) == 0
+    clip = write_clip(
+        slouch_frames(upright_photo(), [("upright", 6)], fps=5.0), tmp_path / "upright.avi", 5.0
+    )
+    assert (
+        main(
+            [
+                "calibrate",
+                "--source",
+                str(clip),
+                "--profile",
+                "desk",
+                "--no-glance",
+                "--seconds",
+                "5",
+                "--model",
+                str(model_path),
+                "--db",
+                str(tmp_path / "h.sqlite3"),
+            ]
+        )
+        == 0
+    )
     for key, value in dunst.env.items():
         monkeypatch.setenv(key, value)
     # notify-send, a subprocess: plyer's dbus-python connection is a per-process singleton that
@@ -41,13 +61,28 @@ def test_all_good_with_a_test_notification(
     config = tmp_path / "config.toml"
     config.write_text('[notify]\nbackends = ["notify-send"]\n', encoding="utf-8")
     mark = dunst.mark()
-    code, checks = _doctor(capsys, "--source", str(clip), "--model", str(model_path),
-                           "--db", str(tmp_path / "h.sqlite3"), "--notify-test",
-                           "--config", str(config))
+    code, checks = _doctor(
+        capsys,
+        "--source",
+        str(clip),
+        "--model",
+        str(model_path),
+        "--db",
+        str(tmp_path / "h.sqlite3"),
+        "--notify-test",
+        "--config",
+        str(config),
+    )
     assert code == 0, checks
     assert {n: c["status"] for n, c in checks.items()} == {
-        "config": "ok", "model": "ok", "camera": "ok", "notifications": "ok", "history": "ok",
-        "profile": "ok", "monitor": "ok", "screen lock": "ok",
+        "config": "ok",
+        "model": "ok",
+        "camera": "ok",
+        "notifications": "ok",
+        "history": "ok",
+        "profile": "ok",
+        "monitor": "ok",
+        "screen lock": "ok",
     }
     assert "320 x 320" in checks["camera"]["detail"]
     assert "verified" in checks["model"]["detail"]
@@ -56,14 +91,17 @@ def test_all_good_with_a_test_notification(
     assert seen.summary == "posture doctor" and "nudges will reach you" in seen.body
     assert checks["notifications"]["detail"] == "test notification delivered via notify-send"
     # without --notify-test it only asks the bus whether a server is there
-    code, checks = _doctor(capsys, "--no-camera", "--model", str(model_path),
-                           "--db", str(tmp_path / "h.sqlite3"))
+    code, checks = _doctor(
+        capsys, "--no-camera", "--model", str(model_path), "--db", str(tmp_path / "h.sqlite3")
+    )
     assert code == 0 and "server is running" in checks["notifications"]["detail"]
     assert "camera" not in checks
 
 
 def test_every_failure_has_a_fix_and_exit_code_1(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
     isolated_home: Path,
 ) -> None:
     monkeypatch.setenv("POSTURE_MODEL_DIR", str(tmp_path / "empty-model-cache"))
@@ -75,8 +113,15 @@ def test_every_failure_has_a_fix_and_exit_code_1(
     (profiles / "desk.json").write_text("{not json", encoding="utf-8")
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
-    code, checks = _doctor(capsys, "--config", str(config), "--source", str(tmp_path / "nope.mp4"),
-                           "--db", str(blocker / "h.sqlite3"))
+    code, checks = _doctor(
+        capsys,
+        "--config",
+        str(config),
+        "--source",
+        str(tmp_path / "nope.mp4"),
+        "--db",
+        str(blocker / "h.sqlite3"),
+    )
     assert code == 1
     for name in ("config", "model", "camera", "notifications", "history", "profile"):
         assert checks[name]["status"] == "fail", (name, checks[name])
@@ -90,8 +135,20 @@ def test_every_failure_has_a_fix_and_exit_code_1(
 
     # the table says the same, with the fixes
     capsys.readouterr()
-    assert main(["doctor", "--config", str(config), "--source", str(tmp_path / "nope.mp4"),
-                 "--db", str(blocker / "h.sqlite3")]) == 1
+    assert (
+        main(
+            [
+                "doctor",
+                "--config",
+                str(config),
+                "--source",
+                str(tmp_path / "nope.mp4"),
+                "--db",
+                str(blocker / "h.sqlite3"),
+            ]
+        )
+        == 1
+    )
     table = capsys.readouterr().out
     assert "posture doctor" in table and table.count("FAIL") == 6
     assert "posture models fetch" in table and "6 problem(s)" in table
@@ -103,8 +160,15 @@ def test_a_dark_camera_is_a_warning_not_a_failure(
     folder = tmp_path / "frames"
     folder.mkdir()
     cv2.imwrite(str(folder / "0.png"), np.full((120, 160, 3), 5, np.uint8))
-    code, checks = _doctor(capsys, "--source", str(folder), "--model", str(model_path),
-                           "--db", str(tmp_path / "h.sqlite3"))
+    code, checks = _doctor(
+        capsys,
+        "--source",
+        str(folder),
+        "--model",
+        str(model_path),
+        "--db",
+        str(tmp_path / "h.sqlite3"),
+    )
     assert checks["camera"]["status"] == "warn"
     assert "dark" in checks["camera"]["detail"] and "shutter" in checks["camera"]["fix"]
     assert checks["profile"]["status"] == "warn"  # not calibrated: works, with population norms

@@ -20,7 +20,7 @@ from posture.core.events import BreakDue, Escalation, Nudge
 from posture.core.messages import AlertComposer
 
 TRICKY = [
-    ("It's \"fine\"", "Kopf nach vorn – 9° ✓ 頭"),
+    ('It\'s "fine"', "Kopf nach vorn – 9° ✓ 頭"),
     ("-starts with a dash", "--body too; $(echo no) `no` ${HOME} %s \\n \\\\ \\t"),
     ("back\\slash \\n title", "C:\\Users\\me\\new"),
     ("{'title': <'x'>}", "line one\nline two, 'single' and \"double\" quotes"),
@@ -31,8 +31,10 @@ def require_dbus_python() -> None:
     try:
         import dbus  # noqa: F401
     except ImportError:
-        skip_or_fail("plyer's D-Bus path needs dbus-python (in the test extra; "
-                     "scripts/ci_system_deps.sh installs what it builds with)")
+        skip_or_fail(
+            "plyer's D-Bus path needs dbus-python (in the test extra; "
+            "scripts/ci_system_deps.sh installs what it builds with)"
+        )
 
 
 @pytest.fixture
@@ -44,8 +46,9 @@ def on_bus(dunst: DunstSession, monkeypatch: pytest.MonkeyPatch) -> DunstSession
 
 
 @pytest.mark.parametrize("title,body", TRICKY)
-def test_notify_send_backend_delivers_text_intact(on_bus: DunstSession, title: str,
-                                                  body: str) -> None:
+def test_notify_send_backend_delivers_text_intact(
+    on_bus: DunstSession, title: str, body: str
+) -> None:
     mark = on_bus.mark()
     result = NotifySendNotifier(icon=icon_path("png")).notify(title, body)
     assert result.delivered, result.error
@@ -69,7 +72,7 @@ def test_plyer_backend_delivers_text_intact(on_bus: DunstSession, title: str, bo
 def test_chain_reports_the_channel_that_delivered(on_bus: DunstSession) -> None:
     require_dbus_python()
     mark = on_bus.mark()
-    result = build_notifier(["plyer", "notify-send"]).notify("Head forward", "It's \"fine\"")
+    result = build_notifier(["plyer", "notify-send"]).notify("Head forward", 'It\'s "fine"')
     assert (result.delivered, result.channel) == (True, "plyer")
     assert [n.summary for n in on_bus.notifications(since=mark)] == ["Head forward"]
 
@@ -86,10 +89,22 @@ def test_chain_falls_through_a_broken_backend_to_dunst(on_bus: DunstSession) -> 
 def test_composed_alerts_arrive_with_their_exercises(on_bus: DunstSession) -> None:
     composer = AlertComposer()
     events = [
-        Nudge(t_s=130.0, fault="forward_head", held_s=120.0, deviation=9.2, metric="cva_deg",
-              unit="deg"),
-        Escalation(t_s=730.0, fault="forward_head", held_s=720.0, deviation=11.0,
-                   metric="cva_deg", unit="deg"),
+        Nudge(
+            t_s=130.0,
+            fault="forward_head",
+            held_s=120.0,
+            deviation=9.2,
+            metric="cva_deg",
+            unit="deg",
+        ),
+        Escalation(
+            t_s=730.0,
+            fault="forward_head",
+            held_s=720.0,
+            deviation=11.0,
+            metric="cva_deg",
+            unit="deg",
+        ),
         BreakDue(t_s=2700.0, sitting_s=2700.0),
     ]
     alerts = [composer.compose(e) for e in events]
@@ -100,7 +115,9 @@ def test_composed_alerts_arrive_with_their_exercises(on_bus: DunstSession) -> No
         assert chain.notify(alert.title, alert.body, urgency=alert.urgency).delivered
     seen = on_bus.notifications(since=mark, expect=3)
     assert [n.summary for n in seen] == [
-        "Head forward for 2 min", "Still head forward after 12 min", "Time for a short break",
+        "Head forward for 2 min",
+        "Still head forward after 12 min",
+        "Time for a short break",
     ]
     assert seen[0].body.startswith("Neck 9° below your baseline.")
     assert "Chin tuck, 10 reps, hold 3-5 s each" in seen[0].body

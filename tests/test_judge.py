@@ -41,8 +41,14 @@ FORWARD = {**GOOD, "cva_deg": 52.0}  # 8 deg below baseline: forward head
 
 def side_profile(**kw: object) -> Profile:
     base: dict[str, object] = dict(
-        name="desk", view="side_left", source="0", model_name="full", model_sha256=SHA,
-        metric_version=1, baseline=SIDE_BASE, created_utc="2025-01-06T09:00:00Z",
+        name="desk",
+        view="side_left",
+        source="0",
+        model_name="full",
+        model_sha256=SHA,
+        metric_version=1,
+        baseline=SIDE_BASE,
+        created_utc="2025-01-06T09:00:00Z",
     )
     base.update(kw)
     return Profile(**base)  # type: ignore[arg-type]
@@ -59,15 +65,29 @@ class Script:
         self.clock = clock or FakeClock()
         self.steps: list[Step] = []
 
-    def feed(self, metrics: Mapping[str, float], *, person: bool = True,
-             view: str = "side_left", issue: str = "") -> Step:
+    def feed(
+        self,
+        metrics: Mapping[str, float],
+        *,
+        person: bool = True,
+        view: str = "side_left",
+        issue: str = "",
+    ) -> Step:
         t = self.clock.monotonic()
         v, ev = self.judge.feed(Observation(t, person, view, dict(metrics), issue))
         self.steps.append((t, v, ev))
         return t, v, ev
 
-    def run(self, seconds: float, metrics: Mapping[str, float], *, dt: float = 1.0,
-            person: bool = True, view: str = "side_left", issue: str = "") -> None:
+    def run(
+        self,
+        seconds: float,
+        metrics: Mapping[str, float],
+        *,
+        dt: float = 1.0,
+        person: bool = True,
+        view: str = "side_left",
+        issue: str = "",
+    ) -> None:
         """Feed frames every dt for `seconds` (frames at now, now+dt, ... < now+seconds)."""
         end = self.clock.monotonic() + seconds
         while self.clock.monotonic() < end - 1e-9:
@@ -107,13 +127,21 @@ def test_cva_threshold_is_five_degrees_below_baseline() -> None:
 
 def test_every_fault_has_a_rule_in_front_view() -> None:
     assert {r.fault for r in FAULT_RULES["front"]} == {
-        "forward_head", "head_drop", "rounded_shoulders", "leaning_in", "head_tilt",
+        "forward_head",
+        "head_drop",
+        "rounded_shoulders",
+        "leaning_in",
+        "head_tilt",
     }
 
 
 def test_front_forward_head_needs_two_frontal_signals() -> None:
-    base = {"face_scale": Baseline(0.5, 0.005), "head_drop": Baseline(0.8, 0.005),
-            "nose_drop": Baseline(0.6, 0.005), "head_roll_deg": Baseline(0.0, 1.0)}
+    base = {
+        "face_scale": Baseline(0.5, 0.005),
+        "head_drop": Baseline(0.8, 0.005),
+        "nose_drop": Baseline(0.6, 0.005),
+        "head_roll_deg": Baseline(0.0, 1.0),
+    }
     prof = side_profile(view="front", baseline=base)
     good = {"face_scale": 0.5, "head_drop": 0.8, "nose_drop": 0.6, "head_roll_deg": 0.0}
     s = make(profile=prof)
@@ -133,8 +161,12 @@ def test_mirrored_side_view_is_usable_with_a_left_profile() -> None:
 
 
 def test_population_default_uses_absolute_limits() -> None:
-    prof = side_profile(model_sha256=None, model_name=None, limits={"cva_deg": 60.0},
-                        baseline={"cva_deg": Baseline(64.0, 3.0)})
+    prof = side_profile(
+        model_sha256=None,
+        model_name=None,
+        limits={"cva_deg": 60.0},
+        baseline={"cva_deg": Baseline(64.0, 3.0)},
+    )
     s = make(profile=prof)
     assert s.feed({"cva_deg": 61.0})[1].instant_faults == ()
     assert s.feed({"cva_deg": 59.0})[1].instant_faults == ("forward_head",)
@@ -415,13 +447,19 @@ _SEGMENT = st.tuples(
     st.sampled_from([None, "snooze", "resume"]),
 )
 _METRICS = {
-    "good": GOOD, "forward": FORWARD, "drop": {**GOOD, "neck_flexion_deg": 30.0},
-    "absent": {}, "dark": FORWARD, "front": FORWARD, "nan": {"cva_deg": math.nan},
+    "good": GOOD,
+    "forward": FORWARD,
+    "drop": {**GOOD, "neck_flexion_deg": 30.0},
+    "absent": {},
+    "dark": FORWARD,
+    "front": FORWARD,
+    "nan": {"cva_deg": math.nan},
 }
 
 
-def _segments(judge: Judge, clock: FakeClock, segs: Iterable[tuple[str, float, float, str | None]]
-              ) -> list[Event]:
+def _segments(
+    judge: Judge, clock: FakeClock, segs: Iterable[tuple[str, float, float, str | None]]
+) -> list[Event]:
     out: list[Event] = []
     for kind, secs, dt, ctl in segs:
         if ctl == "snooze":
@@ -430,10 +468,15 @@ def _segments(judge: Judge, clock: FakeClock, segs: Iterable[tuple[str, float, f
             judge.resume()
         end = clock.monotonic() + secs
         while clock.monotonic() < end:
-            v, ev = judge.feed(Observation(
-                clock.monotonic(), kind != "absent", "front" if kind == "front" else "side_left",
-                _METRICS[kind], "dark" if kind == "dark" else "",
-            ))
+            v, ev = judge.feed(
+                Observation(
+                    clock.monotonic(),
+                    kind != "absent",
+                    "front" if kind == "front" else "side_left",
+                    _METRICS[kind],
+                    "dark" if kind == "dark" else "",
+                )
+            )
             assert v.state in STATES
             out.extend(ev)
             clock.advance(dt)

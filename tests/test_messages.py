@@ -27,25 +27,51 @@ from posture.core.messages import (
 )
 
 
-def nudge(fault: str = "forward_head", held_s: float = 120.0, deviation: float = 9.2,
-          metric: str = "cva_deg", unit: str = "deg", t_s: float = 0.0) -> Nudge:
-    return Nudge(t_s=t_s, fault=fault, held_s=held_s, deviation=deviation, metric=metric,
-                 unit=unit)
+def nudge(
+    fault: str = "forward_head",
+    held_s: float = 120.0,
+    deviation: float = 9.2,
+    metric: str = "cva_deg",
+    unit: str = "deg",
+    t_s: float = 0.0,
+) -> Nudge:
+    return Nudge(t_s=t_s, fault=fault, held_s=held_s, deviation=deviation, metric=metric, unit=unit)
 
 
-@pytest.mark.parametrize("seconds,text", [
-    (0, "0 s"), (45, "45 s"), (59.4, "59 s"), (59.6, "1 min"), (74, "1 min"), (90, "2 min"),
-    (120, "2 min"), (3569, "59 min"), (3570, "1 h"), (3600, "1 h"), (3900, "1 h 5 min"),
-    (7200, "2 h"), (-3, "0 s"), (math.nan, "a while"), (math.inf, "a while"),
-])
+@pytest.mark.parametrize(
+    "seconds,text",
+    [
+        (0, "0 s"),
+        (45, "45 s"),
+        (59.4, "59 s"),
+        (59.6, "1 min"),
+        (74, "1 min"),
+        (90, "2 min"),
+        (120, "2 min"),
+        (3569, "59 min"),
+        (3570, "1 h"),
+        (3600, "1 h"),
+        (3900, "1 h 5 min"),
+        (7200, "2 h"),
+        (-3, "0 s"),
+        (math.nan, "a while"),
+        (math.inf, "a while"),
+    ],
+)
 def test_format_duration(seconds: float, text: str) -> None:
     assert format_duration(seconds) == text
 
 
-@pytest.mark.parametrize("deviation,unit,text", [
-    (9.2, "deg", "9°"), (-4.6, "deg", "5°"), (0.083, "ratio", "8%"), (12.0, "%", "12%"),
-    (0.3, "cm", "0.3 cm"),
-])
+@pytest.mark.parametrize(
+    "deviation,unit,text",
+    [
+        (9.2, "deg", "9°"),
+        (-4.6, "deg", "5°"),
+        (0.083, "ratio", "8%"),
+        (12.0, "%", "12%"),
+        (0.3, "cm", "0.3 cm"),
+    ],
+)
 def test_format_amount(deviation: float, unit: str, text: str) -> None:
     assert format_amount(deviation, unit) == text
 
@@ -64,8 +90,14 @@ def test_nudge_names_fault_evidence_and_one_exercise() -> None:
 
 
 def test_escalation_is_firmer_but_kind() -> None:
-    esc = Escalation(t_s=0.0, fault="rounded_shoulders", held_s=735.0, deviation=0.12,
-                     metric="shoulder_protraction", unit="ratio")
+    esc = Escalation(
+        t_s=0.0,
+        fault="rounded_shoulders",
+        held_s=735.0,
+        deviation=0.12,
+        metric="shoulder_protraction",
+        unit="ratio",
+    )
     alert = compose(esc, rotation=0)
     assert alert is not None and alert.kind == "escalation"
     assert alert.title == "Still shoulders rounded after 12 min"
@@ -86,8 +118,20 @@ def test_break_suggests_a_routine_of_three() -> None:
 
 def test_non_alert_events_compose_to_none() -> None:
     assert compose(AwayStarted(t_s=5.0, since_s=1.0)) is None
-    assert compose(Recovered(t_s=9.0, start_s=1.0, end_s=9.0, faults=("head_drop",),
-                             peak_deviation=1.0, mean_deviation=0.5, metric="head_drop")) is None
+    assert (
+        compose(
+            Recovered(
+                t_s=9.0,
+                start_s=1.0,
+                end_s=9.0,
+                faults=("head_drop",),
+                peak_deviation=1.0,
+                mean_deviation=0.5,
+                metric="head_drop",
+            )
+        )
+        is None
+    )
     assert AlertComposer().compose(AwayStarted(t_s=5.0, since_s=1.0)) is None
 
 
@@ -111,14 +155,21 @@ def test_exercise_library_matches_the_physio_advice() -> None:
     assert set(FOR_FAULT) == set(FAULTS)
     assert exercises_for("forward_head")[0].key == "chin_tuck"
     assert [e.key for e in exercises_for("rounded_shoulders")[:2]] == [
-        "doorway_pec_stretch", "prone_scaption"]
+        "doorway_pec_stretch",
+        "prone_scaption",
+    ]
     assert exercises_for(None) == EXERCISES == exercises_for("unknown_fault")
 
 
 def test_rotation_walks_the_relevant_list_deterministically() -> None:
     picks = [choose_exercise("forward_head", i).key for i in range(5)]
-    assert picks == ["chin_tuck", "head_chest_stretch", "prone_scaption", "neck_circles",
-                     "chin_tuck"]
+    assert picks == [
+        "chin_tuck",
+        "head_chest_stretch",
+        "prone_scaption",
+        "neck_circles",
+        "chin_tuck",
+    ]
     assert choose_exercise("forward_head", 0, avoid="chin_tuck").key == "head_chest_stretch"
     with pytest.raises(ValueError, match="rotation must be >= 0"):
         choose_exercise("forward_head", -1)
@@ -139,8 +190,11 @@ def test_composer_never_repeats_an_exercise_back_to_back(kinds: list[str]) -> No
     first: list[str] = []
     last: list[str] = []
     for i, kind in enumerate(kinds):
-        event = BreakDue(t_s=float(i), sitting_s=2700.0) if kind == "break" else nudge(
-            fault=kind, t_s=float(i))
+        event = (
+            BreakDue(t_s=float(i), sitting_s=2700.0)
+            if kind == "break"
+            else nudge(fault=kind, t_s=float(i))
+        )
         alert = composer.compose(event)
         assert alert is not None
         first.append(alert.exercises[0])
@@ -149,14 +203,26 @@ def test_composer_never_repeats_an_exercise_back_to_back(kinds: list[str]) -> No
             assert not set("<>&") & set(text)
     assert all(prev != nxt for prev, nxt in zip(last, first[1:], strict=False))
     again = AlertComposer()  # deterministic: the same events give the same alerts
-    replay = [again.compose(BreakDue(t_s=float(i), sitting_s=2700.0) if k == "break"
-                            else nudge(fault=k, t_s=float(i))) for i, k in enumerate(kinds)]
+    replay = [
+        again.compose(
+            BreakDue(t_s=float(i), sitting_s=2700.0)
+            if k == "break"
+            else nudge(fault=k, t_s=float(i))
+        )
+        for i, k in enumerate(kinds)
+    ]
     assert [a.exercises[0] for a in replay if a] == first
 
 
 def test_every_fault_and_metric_composes() -> None:
-    metrics = [("cva_deg", "deg"), ("neck_flexion_deg", "deg"), ("head_drop", "ratio"),
-               ("lean_in", "ratio"), ("head_roll_deg", "deg"), ("shoulder_protraction", "ratio")]
+    metrics = [
+        ("cva_deg", "deg"),
+        ("neck_flexion_deg", "deg"),
+        ("head_drop", "ratio"),
+        ("lean_in", "ratio"),
+        ("head_roll_deg", "deg"),
+        ("shoulder_protraction", "ratio"),
+    ]
     for fault in FAULTS:
         for metric, unit in metrics:
             alert = compose(nudge(fault=fault, metric=metric, unit=unit, held_s=3900))

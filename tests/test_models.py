@@ -1,4 +1,4 @@
-"""Model provisioning: offline build from the real wheel, checksums, corruption, failure messages."""
+"""Model provisioning: offline build from the real wheel, checksums, corruption, failures."""
 
 from __future__ import annotations
 
@@ -16,7 +16,9 @@ from posture.adapters import models
 from posture.core.errors import ModelError
 
 
-def test_offline_build_from_empty_cache_is_verified(provisioned_model: models.ResolvedModel) -> None:
+def test_offline_build_from_empty_cache_is_verified(
+    provisioned_model: models.ResolvedModel,
+) -> None:
     spec = models.load_manifest().get("full")
     assert provisioned_model.origin == "offline-build"
     assert spec.offline is not None
@@ -53,7 +55,10 @@ def test_corrupt_cached_model_is_rejected_and_rebuilt(
         data = data[: len(data) // 3]
     target.write_bytes(bytes(data))
     spec = models.load_manifest().get("full")
-    assert dict((p.name, s) for p, s in models.verify_cached(spec, target.parent))[target.name] == "corrupt"
+    assert (
+        dict((p.name, s) for p, s in models.verify_cached(spec, target.parent))[target.name]
+        == "corrupt"
+    )
 
     # without a way to rebuild, the corrupt file is removed and never returned
     with pytest.raises(ModelError) as err:
@@ -117,7 +122,9 @@ def test_pinned_download_is_verified_and_atomic(
         def advance(self, n: int) -> None:
             seen.append(n)
 
-    got = models.resolve("full", directory=tmp_path / "c", manifest=manifest, progress=lambda d, t: Bar())
+    got = models.resolve(
+        "full", directory=tmp_path / "c", manifest=manifest, progress=lambda d, t: Bar()
+    )
     assert got.origin == "download"
     assert models.sha256_file(got.path) == provisioned_model.sha256
     assert sum(seen) == got.path.stat().st_size
@@ -143,11 +150,16 @@ def test_lite_without_recipe_says_so(tmp_path: Path) -> None:
     assert "--model PATH" in str(err.value)
 
 
-def test_explicit_model_must_be_a_stored_bundle(tmp_path: Path, provisioned_model: models.ResolvedModel) -> None:
+def test_explicit_model_must_be_a_stored_bundle(
+    tmp_path: Path, provisioned_model: models.ResolvedModel
+) -> None:
     with pytest.raises(ModelError, match="does not exist"):
         models.resolve(explicit=tmp_path / "nope.task")
     deflated = tmp_path / "deflated.task"
-    with zipfile.ZipFile(provisioned_model.path) as src, zipfile.ZipFile(deflated, "w", zipfile.ZIP_DEFLATED) as dst:
+    with (
+        zipfile.ZipFile(provisioned_model.path) as src,
+        zipfile.ZipFile(deflated, "w", zipfile.ZIP_DEFLATED) as dst,
+    ):
         for info in src.infolist():
             dst.writestr(info.filename, src.read(info.filename))
     with pytest.raises(ModelError, match="compressed zip"):

@@ -52,8 +52,9 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     photo = upright_photo()
     return {
         "slouch": write_clip(slouch_frames(photo, SEGMENTS, fps=FPS), d / "slouch.avi", FPS),
-        "upright": write_clip(slouch_frames(photo, [("upright", 8)], fps=FPS, seed=7),
-                              d / "upright.avi", FPS),
+        "upright": write_clip(
+            slouch_frames(photo, [("upright", 8)], fps=FPS, seed=7), d / "upright.avi", FPS
+        ),
     }
 
 
@@ -77,32 +78,70 @@ def test_the_generated_slouch_really_is_one(image_pose) -> None:  # type: ignore
 
 
 @pytest.fixture
-def calibrated(clips: dict[str, Path], model_path: Path, tmp_path: Path,
-               capsys: pytest.CaptureFixture[str]) -> Path:
+def calibrated(
+    clips: dict[str, Path], model_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> Path:
     """A config file with short thresholds and a profile `test` calibrated on the upright clip."""
     config = tmp_path / "config.toml"
     config.write_text(CONFIG, encoding="utf-8")
-    code = main(["calibrate", "--source", str(clips["upright"]), "--profile", "test",
-                 "--no-glance", "--seconds", "6", "--config", str(config),
-                 "--model", str(model_path), "--db", str(tmp_path / "calib.sqlite3")])
+    code = main(
+        [
+            "calibrate",
+            "--source",
+            str(clips["upright"]),
+            "--profile",
+            "test",
+            "--no-glance",
+            "--seconds",
+            "6",
+            "--config",
+            str(config),
+            "--model",
+            str(model_path),
+            "--db",
+            str(tmp_path / "calib.sqlite3"),
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     return config
 
 
 def _monitor_argv(clip: Path, config: Path, model: Path, db: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "posture", "monitor", "--source", str(clip), "--profile", "test",
-            "--config", str(config), "--model", str(model), "--db", str(db), *extra]
+    return [
+        sys.executable,
+        "-m",
+        "posture",
+        "monitor",
+        "--source",
+        str(clip),
+        "--profile",
+        "test",
+        "--config",
+        str(config),
+        "--model",
+        str(model),
+        "--db",
+        str(db),
+        *extra,
+    ]
 
 
 def test_monitor_delivers_exactly_the_expected_alerts(
-    clips: dict[str, Path], calibrated: Path, model_path: Path, tmp_path: Path,
+    clips: dict[str, Path],
+    calibrated: Path,
+    model_path: Path,
+    tmp_path: Path,
     dunst: DunstSession,  # noqa: F811
 ) -> None:
     db = tmp_path / "history.sqlite3"
     mark = dunst.mark()
     proc = subprocess.run(
         _monitor_argv(clips["slouch"], calibrated, model_path, db, "--fast"),
-        env=dunst.child_env(), capture_output=True, text=True, encoding="utf-8", timeout=120,
+        env=dunst.child_env(),
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "2 alerts" in proc.stderr and "stopped by end of source" in proc.stderr
@@ -121,7 +160,8 @@ def test_monitor_delivers_exactly_the_expected_alerts(
     with sqlite3.connect(db) as conn:
         sessions = conn.execute("SELECT kind, end_unix, profile FROM sessions").fetchall()
         episodes = conn.execute(
-            "SELECT start_unix, end_unix, faults FROM episodes ORDER BY start_unix").fetchall()
+            "SELECT start_unix, end_unix, faults FROM episodes ORDER BY start_unix"
+        ).fetchall()
         alerts = conn.execute(
             "SELECT kind, fault, text, delivered, channel, t_unix FROM alerts ORDER BY t_unix"
         ).fetchall()
@@ -144,14 +184,20 @@ def test_monitor_delivers_exactly_the_expected_alerts(
 
 
 def test_sigterm_mid_run_leaves_a_consistent_history(
-    clips: dict[str, Path], calibrated: Path, model_path: Path, tmp_path: Path,
+    clips: dict[str, Path],
+    calibrated: Path,
+    model_path: Path,
+    tmp_path: Path,
 ) -> None:
     db = tmp_path / "history.sqlite3"
     runtime = Path(os.environ["XDG_RUNTIME_DIR"])
     sock = runtime / "posture" / "control.sock"
     proc = subprocess.Popen(
         _monitor_argv(clips["slouch"], calibrated, model_path, db, "--no-notify"),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8",
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        encoding="utf-8",
     )
     try:
         _wait_for(lambda: _samples(db) >= 3, timeout_s=60, what="samples flushed", proc=proc)
@@ -193,8 +239,10 @@ def _wait_for(cond, *, timeout_s: float, what: str, proc: subprocess.Popen[str])
     deadline = time.monotonic() + timeout_s
     while not cond():
         if proc.poll() is not None:
-            raise AssertionError(f"monitor exited early ({proc.returncode}): "
-                                 f"{proc.stderr.read() if proc.stderr else ''}")
+            raise AssertionError(
+                f"monitor exited early ({proc.returncode}): "
+                f"{proc.stderr.read() if proc.stderr else ''}"
+            )
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.1)

@@ -83,9 +83,16 @@ def pose(image_pose):  # type: ignore[no-untyped-def]
 class Run:
     """A monitor on a scripted camera, with everything it did recorded."""
 
-    def __init__(self, clock: FakeClock, camera: ScriptedCamera, pose: CachedPose, *,
-                 judge: JudgeConfig | None = None, lock_probe: Any = None,
-                 control: ControlServer | None = None) -> None:
+    def __init__(
+        self,
+        clock: FakeClock,
+        camera: ScriptedCamera,
+        pose: CachedPose,
+        *,
+        judge: JudgeConfig | None = None,
+        lock_probe: Any = None,
+        control: ControlServer | None = None,
+    ) -> None:
         self.clock = clock
         self.camera = camera
         self.notifier = RecordingNotifier()
@@ -99,9 +106,13 @@ class Run:
         self.monitor = Monitor(
             source_factory=camera.open,
             analyzer=FrameAnalyzer(pose=pose, detect_freeze=camera.live),
-            session=self.session, clock=clock, rate=AdaptiveRate(RateConfig()),
-            status=StatusLine(self.status_text, tty=False), control=control,
-            observers=[self._observe], lock_probe=lock_probe,
+            session=self.session,
+            clock=clock,
+            rate=AdaptiveRate(RateConfig()),
+            status=StatusLine(self.status_text, tty=False),
+            control=control,
+            observers=[self._observe],
+            lock_probe=lock_probe,
         )
 
     def _observe(self, frame: Any, analysis: Any, verdict: Any) -> None:
@@ -156,8 +167,9 @@ def test_busy_camera_at_start_is_retried_without_a_crash(
     pictures: dict[str, np.ndarray], pose: CachedPose, caplog: pytest.LogCaptureFixture
 ) -> None:
     clock = FakeClock(T0)
-    camera = ScriptedCamera(clock, lambda t: noisy(pictures["upright"], t),
-                            fail_first_opens=3, end_s=T0 + 20)
+    camera = ScriptedCamera(
+        clock, lambda t: noisy(pictures["upright"], t), fail_first_opens=3, end_s=T0 + 20
+    )
     run = Run(clock, camera, pose)
     with caplog.at_level(logging.WARNING, logger="posture.monitor"):
         result = run.run()
@@ -218,8 +230,13 @@ def test_snooze_releases_a_live_camera_and_resume_reopens_it(
     clock.at(T0 + 90, lambda: control.send({"cmd": "snooze", "seconds": 1800}, path))
     clock.at(T0 + 100, lambda: control.send({"cmd": "resume"}, path))
     camera = ScriptedCamera(clock, lambda t: noisy(pictures["forward"], t), end_s=T0 + 130)
-    run = Run(clock, camera, pose, control=server,
-              judge=JudgeConfig(persistence_s=5, cooldown_s=0, recover_window_s=2))
+    run = Run(
+        clock,
+        camera,
+        pose,
+        control=server,
+        judge=JudgeConfig(persistence_s=5, cooldown_s=0, recover_window_s=2),
+    )
     try:
         run.run()
     finally:
@@ -284,8 +301,9 @@ def test_unknown_lock_state_changes_nothing(
 def test_stop_during_backoff_is_prompt(pictures: dict[str, np.ndarray], pose: CachedPose) -> None:
     """SIGTERM while the camera is gone ends the run at once, not after a 30 s backoff."""
     clock = HookClock(T0)
-    camera = ScriptedCamera(clock, lambda t: noisy(pictures["upright"], t),
-                            unplugged=[(T0 + 5, math.inf)])
+    camera = ScriptedCamera(
+        clock, lambda t: noisy(pictures["upright"], t), unplugged=[(T0 + 5, math.inf)]
+    )
     run = Run(clock, camera, pose)
     clock.at(T0 + 40, lambda: run.monitor.stop("SIGTERM"))
     result = run.run()
@@ -300,8 +318,9 @@ def test_snooze_ending_while_the_camera_is_gone_then_a_stop_ends_cleanly(
     """The reopen after a snooze keeps retrying while the camera is gone; a stop then ends the
     run (it used to fall through to reading from no source at all)."""
     clock = HookClock(T0)
-    camera = ScriptedCamera(clock, lambda t: noisy(pictures["upright"], t),
-                            unplugged=[(T0 + 15, math.inf)])
+    camera = ScriptedCamera(
+        clock, lambda t: noisy(pictures["upright"], t), unplugged=[(T0 + 15, math.inf)]
+    )
     requests = ControlServer(tmp_path / "unused.sock")  # never started: only its queue is used
     run = Run(clock, camera, pose, control=requests)
     clock.at(T0 + 5, lambda: requests.requests.put(ControlRequest("snooze", 20.0)))

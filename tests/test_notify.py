@@ -32,7 +32,7 @@ from posture.adapters.notify import (
 from posture.core.errors import ConfigError
 from posture.testing import RecordingNotifier
 
-TITLE = "-It's \"fine\" $(rm -rf ~) `x` ${HOME} %s"
+TITLE = '-It\'s "fine" $(rm -rf ~) `x` ${HOME} %s'
 BODY = "Kopf nach vorn – 9° ✓ 頭; 'quoted' \"double\" \\n <b>&amp;"
 
 
@@ -69,8 +69,10 @@ def test_every_backend_implements_the_protocol() -> None:
 
 def test_one_config_list_serves_every_platform() -> None:
     full = ["plyer", "notify-send", "osascript", "windows-toast", "console"]
-    names = {p: [b.name for b in build_notifier(full, platform=p).backends]
-             for p in ("linux", "darwin", "win32", "freebsd14")}
+    names = {
+        p: [b.name for b in build_notifier(full, platform=p).backends]
+        for p in ("linux", "darwin", "win32", "freebsd14")
+    }
     assert names == {
         "linux": ["plyer", "notify-send", "console"],
         "darwin": ["plyer", "osascript", "console"],
@@ -99,8 +101,9 @@ def test_notify_send_passes_text_as_arguments_after_double_dash(tmp_path: Path) 
 
 
 def test_notify_send_failure_carries_the_exit_status_and_message(tmp_path: Path) -> None:
-    program = fake_program(tmp_path, "notify-send", status=1,
-                           stderr="GDBus.Error: no notification server\n")
+    program = fake_program(
+        tmp_path, "notify-send", status=1, stderr="GDBus.Error: no notification server\n"
+    )
     result = NotifySendNotifier(executable=str(program)).notify("t", "b")
     assert not result.delivered
     assert "exited with status 1" in result.error
@@ -117,8 +120,9 @@ def test_osascript_reads_program_from_stdin_and_text_from_argv(tmp_path: Path) -
     notifier = OsascriptNotifier(executable="osascript", platform="darwin")
     assert notifier.command(TITLE, BODY) == ["osascript", "-", TITLE, BODY]
     program = fake_program(tmp_path, "osascript")
-    assert OsascriptNotifier(executable=str(program), platform="darwin").notify(
-        TITLE, BODY).delivered
+    assert (
+        OsascriptNotifier(executable=str(program), platform="darwin").notify(TITLE, BODY).delivered
+    )
     argv = json.loads((tmp_path / "osascript.argv.json").read_text(encoding="utf-8"))
     assert argv == ["-", TITLE, BODY]
 
@@ -131,17 +135,28 @@ def test_osascript_and_toast_decline_on_other_systems() -> None:
 
 
 def test_windows_toast_never_splices_text_into_the_command() -> None:
-    argv, env = windows_toast_command(TITLE, BODY, icon_uri="file:///C:/x/posture.png",
-                                      executable="powershell.exe")
-    assert argv[:-1] == ["powershell.exe", "-NoProfile", "-NonInteractive", "-ExecutionPolicy",
-                         "Bypass", "-EncodedCommand"]
+    argv, env = windows_toast_command(
+        TITLE, BODY, icon_uri="file:///C:/x/posture.png", executable="powershell.exe"
+    )
+    assert argv[:-1] == [
+        "powershell.exe",
+        "-NoProfile",
+        "-NonInteractive",
+        "-ExecutionPolicy",
+        "Bypass",
+        "-EncodedCommand",
+    ]
     script = base64.b64decode(argv[-1]).decode("utf-16-le")
     assert script == TOAST_SCRIPT  # the same fixed script whatever the text
     assert windows_toast_command("other", "text")[0] == argv
     assert env["POSTURE_TOAST_TITLE"] == TITLE and env["POSTURE_TOAST_BODY"] == BODY
     assert env["POSTURE_TOAST_ICON"] == "file:///C:/x/posture.png"
-    for name in ("POSTURE_TOAST_TITLE", "POSTURE_TOAST_BODY", "POSTURE_TOAST_ICON",
-                 "POSTURE_TOAST_APP_ID"):
+    for name in (
+        "POSTURE_TOAST_TITLE",
+        "POSTURE_TOAST_BODY",
+        "POSTURE_TOAST_ICON",
+        "POSTURE_TOAST_APP_ID",
+    ):
         assert f"$env:{name}" in script
     assert "CreateTextNode" in script  # text enters the XML as a text node: escaped by the DOM
 
@@ -172,22 +187,28 @@ def test_chain_falls_through_and_names_the_channel(caplog: pytest.LogCaptureFixt
     assert result == DeliveryResult(True, "second", "")
     assert first.sent == second.sent == [("Head forward", "neck 9°", "low")]
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    assert warnings == ["notifier exploding failed: RuntimeError: library blew up",
-                        "notifier first failed: no server"]
+    assert warnings == [
+        "notifier exploding failed: RuntimeError: library blew up",
+        "notifier first failed: no server",
+    ]
 
 
 def test_chain_warns_once_per_reason_and_always_when_nothing_delivers(
-        caplog: pytest.LogCaptureFixture) -> None:
-    chain = ChainNotifier([RecordingNotifier("a", fail_with="down"),
-                           RecordingNotifier("b", fail_with="gone")])
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    chain = ChainNotifier(
+        [RecordingNotifier("a", fail_with="down"), RecordingNotifier("b", fail_with="gone")]
+    )
     with caplog.at_level(logging.DEBUG, logger="posture.adapters.notify"):
         results = [chain.notify("t", "b") for _ in range(3)]
     assert all(r == DeliveryResult(False, "", "a: down; b: gone") for r in results)
     levels = [(r.levelname, r.getMessage()) for r in caplog.records]
     assert levels.count(("WARNING", "notifier a failed: down")) == 1
     assert levels.count(("DEBUG", "notifier a failed: down")) == 2
-    assert levels.count(("WARNING", "notification not delivered by any backend "
-                                    "(a: down; b: gone)")) == 3
+    assert (
+        levels.count(("WARNING", "notification not delivered by any backend (a: down; b: gone)"))
+        == 3
+    )
 
 
 def test_urgency_is_validated() -> None:
@@ -202,7 +223,9 @@ def test_build_notifier_from_config_order() -> None:
     default = build_notifier()
     assert [b.name for b in default.backends] == list(default_backend_order())
     assert [b.name for b in build_notifier(["notify-send"], platform="linux").backends] == [
-        "notify-send", "console"]
+        "notify-send",
+        "console",
+    ]
     assert default.backends[0].icon == icon_path("png")  # type: ignore[attr-defined]
 
 
@@ -212,10 +235,13 @@ def test_default_order_is_plyer_then_native_then_console() -> None:
     assert default_backend_order("win32") == ("plyer", "windows-toast", "console")
 
 
-@pytest.mark.parametrize("order,match", [
-    (["plyer", "growl"], "unknown notification backend 'growl'.*choose from plyer"),
-    (["console", "console"], "lists a backend twice"),
-])
+@pytest.mark.parametrize(
+    "order,match",
+    [
+        (["plyer", "growl"], "unknown notification backend 'growl'.*choose from plyer"),
+        (["console", "console"], "lists a backend twice"),
+    ],
+)
 def test_bad_backend_config_raises_config_error(order: list[str], match: str) -> None:
     with pytest.raises(ConfigError, match=match):
         build_notifier(order)
@@ -247,7 +273,8 @@ def test_plyer_declines_without_dbus_python() -> None:
         "r = PlyerNotifier().notify('t', 'b')\n"
         "print(r.delivered, r.channel); print(r.error)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, timeout=60).stdout.splitlines()
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    ).stdout.splitlines()
     assert out[0] == "False plyer"
     assert "install dbus-python" in out[1] and "notify-send" in out[1]

@@ -47,17 +47,22 @@ def test_overlay_draws_the_skeleton_at_the_landmarks(analysed) -> None:  # type:
     changed = np.any(out != image, axis=2)
     seen = a.pose.visibility > 0.5
     # every visible upper-body landmark got a dot or a bone on it
-    for lm in (Landmark.NOSE, Landmark.LEFT_EAR, Landmark.RIGHT_EAR, Landmark.LEFT_SHOULDER,
-               Landmark.RIGHT_SHOULDER):
+    for lm in (
+        Landmark.NOSE,
+        Landmark.LEFT_EAR,
+        Landmark.RIGHT_EAR,
+        Landmark.LEFT_SHOULDER,
+        Landmark.RIGHT_SHOULDER,
+    ):
         if not seen[lm]:
             continue
         x, y = (a.pose.image_xyz[lm, :2] * (w, h)).astype(int)
-        assert changed[max(0, y - 2): y + 3, max(0, x - 2): x + 3].any(), lm.name
+        assert changed[max(0, y - 2) : y + 3, max(0, x - 2) : x + 3].any(), lm.name
     # the bones are drawn in the state's colour: slouching red
     red = np.all(np.abs(out.astype(int) - STATE_COLOURS_BGR["slouching"]) <= 30, axis=2)
     assert red.sum() > 100
     # far from the person and the text, nothing changed (bottom right of the desk)
-    assert not changed[:30, w - 30:].any()  # the top right corner holds neither skeleton nor text
+    assert not changed[:30, w - 30 :].any()  # the top right corner holds neither skeleton nor text
     # the same frame in a good state is green instead
     green = draw_overlay(image, a, "good", ())
     assert np.all(np.abs(green.astype(int) - STATE_COLOURS_BGR["good"]) <= 30, axis=2).sum() > 100
@@ -69,7 +74,9 @@ def test_overlay_without_a_person_only_writes_the_state(analysed) -> None:  # ty
     out = draw_overlay(image, empty, "away", ())
     changed = np.any(out != image, axis=2)
     ys, _ = np.nonzero(changed)
-    assert changed.any() and ys.min() > image.shape[0] * 0.7  # only the text band along the bottom, no skeleton
+    assert (
+        changed.any() and ys.min() > image.shape[0] * 0.7
+    )  # only the text band along the bottom, no skeleton
     gray = draw_overlay(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), a, "good", ())
     assert gray.ndim == 3
 
@@ -90,12 +97,13 @@ def test_preview_without_a_display_turns_itself_off(analysed, monkeypatch, caplo
         "w.show(N(image=img), a, N(state='away', active_faults=(), instant_faults=()))\n"
         "print('enabled', w.enabled)\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=60)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     # Either OpenCV raises (preview turns off with a warning) or Qt refuses to start; the
     # monitor must never be taken down silently, so we only accept the graceful outcome.
     assert proc.returncode == 0 and "enabled False" in proc.stdout, (
-        proc.returncode, proc.stderr[-800:])
+        proc.returncode,
+        proc.stderr[-800:],
+    )
     assert "preview window unavailable: no DISPLAY set" in proc.stderr
 
 
@@ -108,7 +116,9 @@ def xvfb(tmp_path: Path) -> Iterator[str]:
     read_fd, write_fd = os.pipe()
     proc = subprocess.Popen(
         ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "800x600x24", "-nolisten", "tcp"],
-        pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        pass_fds=(write_fd,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
     os.close(write_fd)
@@ -123,14 +133,30 @@ def xvfb(tmp_path: Path) -> Iterator[str]:
 
 
 def test_monitor_preview_runs_under_xvfb(model_path: Path, tmp_path: Path, xvfb: str) -> None:
-    clip = write_clip(slouch_frames(upright_photo(), [("upright", 14)], fps=5.0),
-                      tmp_path / "clip.avi", 5.0)
+    clip = write_clip(
+        slouch_frames(upright_photo(), [("upright", 14)], fps=5.0), tmp_path / "clip.avi", 5.0
+    )
     env = {**os.environ, "DISPLAY": xvfb, "QT_QPA_PLATFORM": "xcb"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "posture", "monitor", "--source", str(clip), "--preview",
-         "--no-notify", "--no-control", "--model", str(model_path),
-         "--db", str(tmp_path / "h.sqlite3")],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "posture",
+            "monitor",
+            "--source",
+            str(clip),
+            "--preview",
+            "--no-notify",
+            "--no-control",
+            "--model",
+            str(model_path),
+            "--db",
+            str(tmp_path / "h.sqlite3"),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     shots: list[np.ndarray] = []
     try:
@@ -139,8 +165,13 @@ def test_monitor_preview_runs_under_xvfb(model_path: Path, tmp_path: Path, xvfb:
             if proc.poll() is not None:
                 break
             path = tmp_path / f"shot{i}.png"
-            subprocess.run(["import", "-window", "root", str(path)], env=env, check=True,
-                           timeout=20, capture_output=True)
+            subprocess.run(
+                ["import", "-window", "root", str(path)],
+                env=env,
+                check=True,
+                timeout=20,
+                capture_output=True,
+            )
             shots.append(cv2.imread(str(path)))
             time.sleep(0.5)
         _, err = proc.communicate(timeout=60)
@@ -152,8 +183,9 @@ def test_monitor_preview_runs_under_xvfb(model_path: Path, tmp_path: Path, xvfb:
     assert "preview window unavailable" not in err
     assert "stopped by end of source" in err
     # the window is on screen: the frame is there, and on some shot the skeleton in green
-    green = [np.all(np.abs(s.astype(int) - STATE_COLOURS_BGR["good"]) <= 25, axis=2).sum()
-             for s in shots]
+    green = [
+        np.all(np.abs(s.astype(int) - STATE_COLOURS_BGR["good"]) <= 25, axis=2).sum() for s in shots
+    ]
     best = int(np.argmax(green))
     cv2.imwrite(str(SCREENSHOT_DIR / "posture-preview-xvfb.png"), shots[best])
     assert shots[best].std() > 20, "the screen is blank"

@@ -28,12 +28,21 @@ SHA = "ef" * 32
 
 def profile(name: str = "desk", **kw: object) -> Profile:
     base: dict[str, object] = dict(
-        name=name, view="side_left", source="0", model_name="pose_landmarker_full",
-        model_sha256=SHA, metric_version=1, created_utc="2025-01-06T09:00:00+00:00",
+        name=name,
+        view="side_left",
+        source="0",
+        model_name="pose_landmarker_full",
+        model_sha256=SHA,
+        metric_version=1,
+        created_utc="2025-01-06T09:00:00+00:00",
         baseline={
-            "cva_deg": Baseline(61.5, 0.7, 120), "neck_flexion_deg": Baseline(14.0, 1.1, 118),
+            "cva_deg": Baseline(61.5, 0.7, 120),
+            "neck_flexion_deg": Baseline(14.0, 1.1, 118),
         },
-        glance={"cva_deg": 6.0}, cva_offset_deg=9.0, n_frames=150, n_valid=120,
+        glance={"cva_deg": 6.0},
+        cva_offset_deg=9.0,
+        n_frames=150,
+        n_valid=120,
     )
     base.update(kw)
     return Profile(**base)  # type: ignore[arg-type]

@@ -69,8 +69,10 @@ def test_not_adaptive_always_max_fps() -> None:
     assert rate.next_interval_s(0.0, state="good", busy=False) == pytest.approx(0.2)
 
 
-@pytest.mark.parametrize("kw", [{"confirm_s": -1.0}, {"reference_weight": 0.0},
-                                {"reference_weight": 1.5}, {"min_fps": 0.0}])
+@pytest.mark.parametrize(
+    "kw",
+    [{"confirm_s": -1.0}, {"reference_weight": 0.0}, {"reference_weight": 1.5}, {"min_fps": 0.0}],
+)
 def test_bad_config_raises(kw: dict[str, float]) -> None:
     with pytest.raises(ValueError):
         RateConfig(**kw)  # type: ignore[arg-type]

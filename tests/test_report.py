@@ -26,12 +26,14 @@ T0 = datetime(2024, 5, 6, 9, 0, tzinfo=UTC)
 DAY = "2024-05-06"
 
 
-def record_day(db: Path, day_start: datetime, good_min: int, slouch_min: int,
-               cva_wobble: bool = True) -> None:
+def record_day(
+    db: Path, day_start: datetime, good_min: int, slouch_min: int, cva_wobble: bool = True
+) -> None:
     """One session at 1 fps: `good_min` good minutes then `slouch_min` slouching minutes."""
     with HistoryStore.open(db) as store:
-        store.record_calibration(day_start - timedelta(days=1),
-                                 {"cva_deg": 52.0, "neck_angle_deg": 36.0})
+        store.record_calibration(
+            day_start - timedelta(days=1), {"cva_deg": 52.0, "neck_angle_deg": 36.0}
+        )
         store.start_session(day_start)
         total = (good_min + slouch_min) * 60
         rng = np.random.default_rng(0)
@@ -40,19 +42,30 @@ def record_day(db: Path, day_start: datetime, good_min: int, slouch_min: int,
             t = float(i)
             cva = (44.0 if slouch else 52.0) + (rng.normal(0, 1) if cva_wobble else 0)
             store.record(
-                Verdict(t, "slouching" if slouch else "good",
-                        active_faults=("forward_head",) if slouch else (),
-                        deviations={"cva_deg": 52.0 - cva}),
-                {"cva_deg": cva, "neck_angle_deg": 80 - cva}, "side_left",
-                day_start + timedelta(seconds=t))
+                Verdict(
+                    t,
+                    "slouching" if slouch else "good",
+                    active_faults=("forward_head",) if slouch else (),
+                    deviations={"cva_deg": 52.0 - cva},
+                ),
+                {"cva_deg": cva, "neck_angle_deg": 80 - cva},
+                "side_left",
+                day_start + timedelta(seconds=t),
+            )
             if i == good_min * 60 and slouch_min:
                 w = day_start + timedelta(seconds=t)
                 store.record_event(SlouchStarted(t, t, ("forward_head",)), w)
-                store.record_event(Nudge(t + 60, "forward_head", 60.0, 8.0, "cva_deg", "deg"),
-                                   w + timedelta(seconds=60), channel="console", delivered=True)
+                store.record_event(
+                    Nudge(t + 60, "forward_head", 60.0, 8.0, "cva_deg", "deg"),
+                    w + timedelta(seconds=60),
+                    channel="console",
+                    delivered=True,
+                )
         end = float(total)
-        store.record_event(Recovered(end, good_min * 60.0, end, ("forward_head",), 10, 8,
-                                     "cva_deg"), day_start + timedelta(seconds=end))
+        store.record_event(
+            Recovered(end, good_min * 60.0, end, ("forward_head",), 10, 8, "cva_deg"),
+            day_start + timedelta(seconds=end),
+        )
         store.end_session(day_start + timedelta(seconds=total))
 
 
@@ -73,8 +86,9 @@ def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, s
 
 
 def test_json_report_numbers(day_db: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    rc, out, _ = run_cli(capsys, "--db", str(day_db), "--day", DAY, "--tz", "UTC",
-                         "--format", "json")
+    rc, out, _ = run_cli(
+        capsys, "--db", str(day_db), "--day", DAY, "--tz", "UTC", "--format", "json"
+    )
     assert rc == 0
     doc = json.loads(out)
     assert doc["monitored_minutes"] == 60.0
@@ -94,8 +108,19 @@ def test_json_report_numbers(day_db: Path, capsys: pytest.CaptureFixture[str]) -
 
 
 def test_week_json_and_local_time_zone(day_db: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    rc, out, _ = run_cli(capsys, "--db", str(day_db), "--from", "2024-05-01", "--to", DAY,
-                         "--tz", "Asia/Kolkata", "--format", "json")
+    rc, out, _ = run_cli(
+        capsys,
+        "--db",
+        str(day_db),
+        "--from",
+        "2024-05-01",
+        "--to",
+        DAY,
+        "--tz",
+        "Asia/Kolkata",
+        "--format",
+        "json",
+    )
     doc = json.loads(out)
     assert rc == 0 and doc["monitored_minutes"] == 100.0
     assert doc["score_pct"] == pytest.approx(100 * (45 + 10 + 18) / 100, abs=0.05)
@@ -103,12 +128,15 @@ def test_week_json_and_local_time_zone(day_db: Path, capsys: pytest.CaptureFixtu
     assert doc["episodes"]["items"][-1]["start"].endswith("+05:30")
     # May 6, 09:00-10:00 UTC is 14:30-15:30 in Kolkata.
     assert [(h["date"], h["hour"]) for h in doc["hourly"] if h["date"] == DAY] == [
-        (DAY, 14), (DAY, 15)]
+        (DAY, 14),
+        (DAY, 15),
+    ]
 
 
 def test_csv_report_columns_and_rows(day_db: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    rc, out, _ = run_cli(capsys, "--db", str(day_db), "--day", DAY, "--tz", "UTC",
-                         "--format", "csv")
+    rc, out, _ = run_cli(
+        capsys, "--db", str(day_db), "--day", DAY, "--tz", "UTC", "--format", "csv"
+    )
     rows = list(csv.DictReader(io.StringIO(out)))
     assert rc == 0 and tuple(rows[0].keys()) == CSV_COLUMNS
     assert len(rows) == 60
@@ -119,8 +147,9 @@ def test_csv_report_columns_and_rows(day_db: Path, capsys: pytest.CaptureFixture
 
 def test_text_report(day_db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out_file = tmp_path / "r.txt"
-    rc, _, err = run_cli(capsys, "--db", str(day_db), "--day", DAY, "--tz", "UTC",
-                         "--out", str(out_file))
+    rc, _, err = run_cli(
+        capsys, "--db", str(day_db), "--day", DAY, "--tz", "UTC", "--out", str(out_file)
+    )
     text = out_file.read_text()
     assert rc == 0 and "written" in err
     assert "75 %" in text and "good time / (good + slouching time)" in text
@@ -174,8 +203,24 @@ CHART_IDS = ("chart-timeline", "chart-angles", "chart-faults", "chart-heatmap", 
 @pytest.fixture(scope="module")
 def html_report(day_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("html") / "report.html"
-    assert main(["report", "--db", str(day_db), "--day", DAY, "--tz", "UTC", "--format", "html",
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "report",
+                "--db",
+                str(day_db),
+                "--day",
+                DAY,
+                "--tz",
+                "UTC",
+                "--format",
+                "html",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     return out
 
 
@@ -211,12 +256,26 @@ def chromium() -> str:
 def _run_chromium(browser: str, url: str, width: int, height: int, *extra: str) -> str:
     with tempfile.TemporaryDirectory() as profile:
         proc = subprocess.run(
-            [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-             "--no-first-run", "--disable-background-networking", "--disable-component-update",
-             "--disable-sync", f"--user-data-dir={profile}", "--hide-scrollbars",
-             "--force-device-scale-factor=1", f"--window-size={width},{height}",
-             *extra, url],
-            capture_output=True, text=True, timeout=90,
+            [
+                browser,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                f"--user-data-dir={profile}",
+                "--hide-scrollbars",
+                "--force-device-scale-factor=1",
+                f"--window-size={width},{height}",
+                *extra,
+                url,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=90,
         )
     assert proc.returncode == 0, proc.stderr[-2000:]
     return proc.stdout

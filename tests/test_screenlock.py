@@ -54,8 +54,14 @@ def test_probe_asks_logind_for_the_session_with_an_argument_list(
     runner = FakeLoginctl((0, "no\n", ""), (0, "yes\n", ""), (0, "no\n", ""))
     probe = LogindLockProbe(runner=runner)
     assert [probe.locked(), probe.locked(), probe.locked()] == [False, True, False]
-    assert runner.calls[0] == ["loginctl", "show-session", "c2; rm -rf ~", "-p", "LockedHint",
-                               "--value"]
+    assert runner.calls[0] == [
+        "loginctl",
+        "show-session",
+        "c2; rm -rf ~",
+        "-p",
+        "LockedHint",
+        "--value",
+    ]
 
 
 def test_without_a_session_id_logind_picks_the_callers_session(

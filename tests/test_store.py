@@ -34,16 +34,23 @@ DATA = Path(__file__).parent / "data"
 T0 = datetime(2024, 5, 6, 9, 0, 0, tzinfo=UTC)
 
 
-def feed(store: HistoryStore, fps: float, seconds: float, state_at, t_start: float = 0.0,
-         faults_at=lambda t: ()) -> None:
+def feed(
+    store: HistoryStore,
+    fps: float,
+    seconds: float,
+    state_at,
+    t_start: float = 0.0,
+    faults_at=lambda t: (),
+) -> None:
     """Record `seconds` of verdicts at `fps`, wall = T0 + t."""
     n = int(round(seconds * fps))
     for i in range(n):
         t = t_start + i / fps
         st = state_at(t)
         v = Verdict(t, st, active_faults=faults_at(t), deviations={"cva_deg": 2.0})
-        store.record(v, {"cva_deg": 50.0, "neck_angle_deg": 40.0}, "side_left",
-                     T0 + timedelta(seconds=t))
+        store.record(
+            v, {"cva_deg": 50.0, "neck_angle_deg": 40.0}, "side_left", T0 + timedelta(seconds=t)
+        )
 
 
 def first_30_good(t: float) -> str:
@@ -69,18 +76,28 @@ def test_default_location_and_permissions(isolated_home: Path) -> None:
 def test_round_trip_samples_events_and_alert_recovery(tmp_path: Path) -> None:
     db = tmp_path / "h.sqlite3"
     with HistoryStore.open(db) as store:
-        store.record_calibration(T0 - timedelta(days=1), {"cva_deg": 52.0, "neck_angle_deg": 38.0},
-                                 profile="default", view="side_left")
+        store.record_calibration(
+            T0 - timedelta(days=1),
+            {"cva_deg": 52.0, "neck_angle_deg": 38.0},
+            profile="default",
+            view="side_left",
+        )
         store.start_session(T0, source="camera:0", profile="default", model="full")
         feed(store, 5, 60, first_30_good, faults_at=lambda t: ("forward_head",) if t >= 30 else ())
         w = lambda t: T0 + timedelta(seconds=t)  # noqa: E731
         store.record_event(SlouchStarted(35.0, start_s=30.0, faults=("forward_head",)), w(35))
-        nid = store.record_event(Nudge(40.0, "forward_head", 10.0, 8.0, "cva_deg", "deg"), w(40),
-                                 channel="console", delivered=True)
-        store.record_event(Recovered(55.0, 30.0, 55.0, ("forward_head",), 9.5, 8.1, "cva_deg"),
-                           w(55))
-        bid = store.record_alert(BreakDue(56.0, sitting_s=2700.0), w(56), channel="plyer",
-                                 delivered=False)
+        nid = store.record_event(
+            Nudge(40.0, "forward_head", 10.0, 8.0, "cva_deg", "deg"),
+            w(40),
+            channel="console",
+            delivered=True,
+        )
+        store.record_event(
+            Recovered(55.0, 30.0, 55.0, ("forward_head",), 9.5, 8.1, "cva_deg"), w(55)
+        )
+        bid = store.record_alert(
+            BreakDue(56.0, sitting_s=2700.0), w(56), channel="plyer", delivered=False
+        )
         store.record_event(AwayStarted(59.0, since_s=58.0), w(59))
         store.record_event(Returned(59.5, away_s=1.5), w(59.5))
         store.end_session(w(60))
@@ -285,11 +302,19 @@ def _env() -> dict[str, str]:
 def test_report_reads_while_monitor_writes_two_processes(tmp_path: Path) -> None:
     db = tmp_path / "h.sqlite3"
     HistoryStore.open(db).close()  # created (and migrated) before both start
-    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(db), "300", "0.004"],
-                              stdout=subprocess.PIPE, text=True, env=_env())
-    reader = subprocess.Popen([sys.executable, "-c", READER, str(db), "299.9"],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              env=_env())
+    writer = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(db), "300", "0.004"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=_env(),
+    )
+    reader = subprocess.Popen(
+        [sys.executable, "-c", READER, str(db), "299.9"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(),
+    )
     w_out, _ = writer.communicate(timeout=60)
     r_out, r_err = reader.communicate(timeout=60)
     assert writer.returncode == 0, w_out
@@ -303,8 +328,12 @@ def test_report_reads_while_monitor_writes_two_processes(tmp_path: Path) -> None
 
 def test_kill_9_loses_at_most_the_flush_interval(tmp_path: Path) -> None:
     db = tmp_path / "h.sqlite3"
-    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(db), "23", "-1"],
-                              stdout=subprocess.PIPE, text=True, env=_env())
+    writer = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(db), "23", "-1"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=_env(),
+    )
     assert writer.stdout is not None
     line = writer.stdout.readline()
     assert line.strip() == "recorded"

@@ -35,8 +35,12 @@ DAY = date(2024, 5, 6)
 T9 = datetime(2024, 5, 6, 9, 0, tzinfo=UTC).timestamp()
 
 
-def minutes(start_unix: float, states: list[str], faults: list[tuple[str, ...]] | None = None,
-            cva: float = 50.0) -> MinuteRows:
+def minutes(
+    start_unix: float,
+    states: list[str],
+    faults: list[tuple[str, ...]] | None = None,
+    cva: float = 50.0,
+) -> MinuteRows:
     """One row per minute, each fully in one state (60 s)."""
     n = len(states)
     state_s = np.zeros((n, len(STATES)))
@@ -51,9 +55,20 @@ def minutes(start_unix: float, states: list[str], faults: list[tuple[str, ...]] 
 
 
 def concat(*parts: MinuteRows) -> MinuteRows:
-    return MinuteRows(*(np.concatenate([getattr(p, f) for p in parts]) for f in (
-        "t_unix", "state_s", "fault_s", "cva_deg", "neck_angle_deg", "dev_cva_deg",
-        "dev_neck_angle_deg")))
+    return MinuteRows(
+        *(
+            np.concatenate([getattr(p, f) for p in parts])
+            for f in (
+                "t_unix",
+                "state_s",
+                "fault_s",
+                "cva_deg",
+                "neck_angle_deg",
+                "dev_cva_deg",
+                "dev_neck_angle_deg",
+            )
+        )
+    )
 
 
 def test_45_of_60_good_minutes_scores_75_percent() -> None:
@@ -83,16 +98,21 @@ def test_minutes_per_fault() -> None:
     faults = [("forward_head",)] * 12 + [("forward_head", "head_drop")] * 3 + [("head_tilt",)] * 5
     states = ["slouching"] * 20 + ["good"] * 40
     s = summarize(History(minutes(T9, states, faults + [()] * 40)), DAY, DAY, UTC)
-    assert s.fault_minutes == {"forward_head": 15.0, "head_drop": 3.0, "rounded_shoulders": 0.0,
-                               "leaning_in": 0.0, "head_tilt": 5.0}
+    assert s.fault_minutes == {
+        "forward_head": 15.0,
+        "head_drop": 3.0,
+        "rounded_shoulders": 0.0,
+        "leaning_in": 0.0,
+        "head_tilt": 5.0,
+    }
 
 
 def test_episode_statistics_and_alert_recovery() -> None:
     eps = (
-        EpisodeRow(T9 + 600, T9 + 660, ("forward_head",)),          # 1 min
-        EpisodeRow(T9 + 1200, T9 + 1500, ("head_drop",)),           # 5 min
-        EpisodeRow(T9 + 3000, T9 + 3120, ("forward_head",)),        # 2 min
-        EpisodeRow(T9 - 86400, T9 - 86000, ("forward_head",)),      # the day before: excluded
+        EpisodeRow(T9 + 600, T9 + 660, ("forward_head",)),  # 1 min
+        EpisodeRow(T9 + 1200, T9 + 1500, ("head_drop",)),  # 5 min
+        EpisodeRow(T9 + 3000, T9 + 3120, ("forward_head",)),  # 2 min
+        EpisodeRow(T9 - 86400, T9 - 86000, ("forward_head",)),  # the day before: excluded
     )
     alerts = (
         AlertRow(T9 + 640, "nudge", recovery_s=20.0),
@@ -160,8 +180,13 @@ def _stream(fps: float, seconds: float) -> list[Verdict]:
     for i in range(int(seconds * fps)):
         t = 100.0 + i / fps
         slouch = 20 <= t - 100 < 50
-        out.append(Verdict(t, "slouching" if slouch else "good",
-                           active_faults=("forward_head",) if slouch else ()))
+        out.append(
+            Verdict(
+                t,
+                "slouching" if slouch else "good",
+                active_faults=("forward_head",) if slouch else (),
+            )
+        )
     return out
 
 
@@ -186,7 +211,10 @@ def test_video_summary_is_frame_rate_independent_and_relative_to_start() -> None
         {"start": 57.0, "end": 60.0, "faults": ["head_drop"]},  # still running at the end
     ]
     assert [(x["t"], x["kind"]) for x in a["alerts"]] == [
-        (30.0, "nudge"), (40.0, "escalation"), (55.0, "break")]
+        (30.0, "nudge"),
+        (40.0, "escalation"),
+        (55.0, "break"),
+    ]
     assert all(isinstance(x["text"], str) and x["text"] for x in a["alerts"])
 
 

@@ -1,1 +1,1 @@
-"""Adapters: each wraps exactly one heavy dependency or part of the outside world, imported lazily."""
+"""Adapters: each wraps one heavy dependency or part of the outside world, imported lazily."""

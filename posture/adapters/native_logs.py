@@ -21,7 +21,7 @@ _QUIET_ENV = {"GLOG_minloglevel": "3", "TF_CPP_MIN_LOG_LEVEL": "3", "ABSL_MIN_LO
 
 
 def set_verbose(verbose: bool) -> None:
-    """Called once by the CLI; verbose lets native output through."""
+    """Set once by the CLI; verbose lets native output through."""
     global _verbose
     _verbose = verbose
     if not verbose:

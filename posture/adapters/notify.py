@@ -56,7 +56,12 @@ log = logging.getLogger(__name__)
 
 URGENCIES: tuple[str, ...] = ("low", "normal", "critical")
 BACKEND_NAMES: tuple[str, ...] = (
-    "plyer", "notify-send", "osascript", "windows-toast", "console", "none",
+    "plyer",
+    "notify-send",
+    "osascript",
+    "windows-toast",
+    "console",
+    "none",
 )
 """Config names; "none" alone turns notifications off."""
 
@@ -104,14 +109,27 @@ def _check_urgency(urgency: str) -> None:
         raise ValueError(f"urgency must be one of {URGENCIES}, got {urgency!r}")
 
 
-def _run(argv: Sequence[str], *, timeout_s: float, env: Mapping[str, str] | None = None,
-         stdin_text: str | None = None, creationflags: int = 0) -> str:
+def _run(
+    argv: Sequence[str],
+    *,
+    timeout_s: float,
+    env: Mapping[str, str] | None = None,
+    stdin_text: str | None = None,
+    creationflags: int = 0,
+) -> str:
     """Run a program without a shell; return "" on success, else why it failed."""
     try:
         proc = subprocess.run(
-            list(argv), input=stdin_text, capture_output=True, text=True, encoding="utf-8",
-            errors="replace", timeout=timeout_s, env=None if env is None else dict(env),
-            check=False, creationflags=creationflags,
+            list(argv),
+            input=stdin_text,
+            capture_output=True,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+            timeout=timeout_s,
+            env=None if env is None else dict(env),
+            check=False,
+            creationflags=creationflags,
         )
     except subprocess.TimeoutExpired:
         return f"{argv[0]} did not finish within {timeout_s:g} s"
@@ -126,7 +144,7 @@ def _run(argv: Sequence[str], *, timeout_s: float, env: Mapping[str, str] | None
 
 
 def _session_bus_reachable() -> bool:
-    """A desktop session bus is announced in the environment or at $XDG_RUNTIME_DIR/bus."""
+    """Tell whether a session bus is announced in the environment or at $XDG_RUNTIME_DIR/bus."""
     if os.environ.get("DBUS_SESSION_BUS_ADDRESS"):
         return True
     runtime = os.environ.get("XDG_RUNTIME_DIR")
@@ -138,8 +156,9 @@ class PlyerNotifier:
 
     name = "plyer"
 
-    def __init__(self, *, app_name: str = APP_NAME, icon: Path | None = None,
-                 timeout_s: int = 10) -> None:
+    def __init__(
+        self, *, app_name: str = APP_NAME, icon: Path | None = None, timeout_s: int = 10
+    ) -> None:
         self.app_name = app_name
         self.icon = icon
         self.timeout_s = timeout_s
@@ -194,7 +213,9 @@ class PlyerNotifier:
         if sys.platform.startswith("linux") and not _session_bus_reachable():
             # dbus-python keeps one bus connection per process: without this check a connection
             # made earlier to some other bus would be reused silently.
-            return DeliveryResult(False, self.name, "no D-Bus session bus (not in a desktop session)")
+            return DeliveryResult(
+                False, self.name, "no D-Bus session bus (not in a desktop session)"
+            )
         icon = self.icon
         if icon is not None and sys.platform == "win32":
             icon = icon_path("ico")  # plyer's Windows balloon wants an .ico
@@ -202,8 +223,11 @@ class PlyerNotifier:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 impl.notify(  # type: ignore[attr-defined]
-                    title=title, message=body, app_name=self.app_name,
-                    app_icon=str(icon) if icon else "", timeout=self.timeout_s,
+                    title=title,
+                    message=body,
+                    app_name=self.app_name,
+                    app_icon=str(icon) if icon else "",
+                    timeout=self.timeout_s,
                 )
         except Exception as exc:  # noqa: BLE001 - best-effort: plyer raises anything from NotImplementedError to DBusException; we log it and fall through
             return DeliveryResult(False, self.name, f"{type(exc).__name__}: {exc}")
@@ -215,9 +239,16 @@ class NotifySendNotifier:
 
     name = "notify-send"
 
-    def __init__(self, *, app_name: str = APP_NAME, icon: Path | None = None,
-                 timeout_s: int = 10, executable: str = "notify-send",
-                 run_timeout_s: float = 5.0, env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        app_name: str = APP_NAME,
+        icon: Path | None = None,
+        timeout_s: int = 10,
+        executable: str = "notify-send",
+        run_timeout_s: float = 5.0,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
         self.app_name = app_name
         self.icon = icon
         self.timeout_s = timeout_s
@@ -233,7 +264,9 @@ class NotifySendNotifier:
         makes it hand the body over exactly as given.
         """
         argv = [
-            self.executable, f"--app-name={self.app_name}", f"--urgency={urgency}",
+            self.executable,
+            f"--app-name={self.app_name}",
+            f"--urgency={urgency}",
             f"--expire-time={int(self.timeout_s * 1000)}",
         ]
         if self.icon is not None:
@@ -245,8 +278,11 @@ class NotifySendNotifier:
         _check_urgency(urgency)
         exe = shutil.which(self.executable)
         if exe is None:
-            return DeliveryResult(False, self.name, f"{self.executable} not found on PATH "
-                                  "(Debian/Ubuntu: apt install libnotify-bin)")
+            return DeliveryResult(
+                False,
+                self.name,
+                f"{self.executable} not found on PATH (Debian/Ubuntu: apt install libnotify-bin)",
+            )
         argv = self.command(title, body, urgency)
         argv[0] = exe
         error = _run(argv, timeout_s=self.run_timeout_s, env=self.env)
@@ -265,8 +301,13 @@ class OsascriptNotifier:
 
     name = "osascript"
 
-    def __init__(self, *, executable: str = "osascript", run_timeout_s: float = 10.0,
-                 platform: str = sys.platform) -> None:
+    def __init__(
+        self,
+        *,
+        executable: str = "osascript",
+        run_timeout_s: float = 10.0,
+        platform: str = sys.platform,
+    ) -> None:
         self.executable = executable
         self.run_timeout_s = run_timeout_s
         self.platform = platform
@@ -316,17 +357,29 @@ XML through CreateTextNode/SetAttribute, which escape it. The script never chang
 the user or the judge says can become PowerShell code."""
 
 
-def windows_toast_command(title: str, body: str, *, icon_uri: str = "",
-                          executable: str = "powershell.exe",
-                          app_id: str = POWERSHELL_APP_ID) -> tuple[list[str], dict[str, str]]:
+def windows_toast_command(
+    title: str,
+    body: str,
+    *,
+    icon_uri: str = "",
+    executable: str = "powershell.exe",
+    app_id: str = POWERSHELL_APP_ID,
+) -> tuple[list[str], dict[str, str]]:
     """Build the argv and the extra environment for a toast; pure, so tested on any OS.
 
     `-EncodedCommand` takes the fixed script as base64 of UTF-16LE, which sidesteps Windows
     command-line quoting entirely; the text travels in POSTURE_TOAST_* variables.
     """
     encoded = base64.b64encode(TOAST_SCRIPT.encode("utf-16-le")).decode("ascii")
-    argv = [executable, "-NoProfile", "-NonInteractive", "-ExecutionPolicy", "Bypass",
-            "-EncodedCommand", encoded]
+    argv = [
+        executable,
+        "-NoProfile",
+        "-NonInteractive",
+        "-ExecutionPolicy",
+        "Bypass",
+        "-EncodedCommand",
+        encoded,
+    ]
     env = {
         "POSTURE_TOAST_TITLE": title,
         "POSTURE_TOAST_BODY": body,
@@ -341,9 +394,15 @@ class WindowsToastNotifier:
 
     name = "windows-toast"
 
-    def __init__(self, *, icon: Path | None = None, app_id: str = POWERSHELL_APP_ID,
-                 executable: str = "powershell.exe", run_timeout_s: float = 15.0,
-                 platform: str = sys.platform) -> None:
+    def __init__(
+        self,
+        *,
+        icon: Path | None = None,
+        app_id: str = POWERSHELL_APP_ID,
+        executable: str = "powershell.exe",
+        run_timeout_s: float = 15.0,
+        platform: str = sys.platform,
+    ) -> None:
         self.icon = icon
         self.app_id = app_id
         self.executable = executable
@@ -360,10 +419,15 @@ class WindowsToastNotifier:
         if exe is None:
             return DeliveryResult(False, self.name, f"{self.executable} not found on PATH")
         icon_uri = self.icon.resolve().as_uri() if self.icon is not None else ""
-        argv, extra = windows_toast_command(title, body, icon_uri=icon_uri, executable=exe,
-                                            app_id=self.app_id)
-        error = _run(argv, timeout_s=self.run_timeout_s, env={**os.environ, **extra},
-                     creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0))
+        argv, extra = windows_toast_command(
+            title, body, icon_uri=icon_uri, executable=exe, app_id=self.app_id
+        )
+        error = _run(
+            argv,
+            timeout_s=self.run_timeout_s,
+            env={**os.environ, **extra},
+            creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0),
+        )
         return DeliveryResult(not error, self.name, error)
 
 
@@ -433,8 +497,11 @@ class ChainNotifier:
             if result.delivered:
                 log.debug("notification delivered via %s", result.channel)
                 return result
-            level = logging.DEBUG if self._reported.get(backend.name) == result.error else (
-                logging.WARNING)
+            level = (
+                logging.DEBUG
+                if self._reported.get(backend.name) == result.error
+                else (logging.WARNING)
+            )
             self._reported[backend.name] = result.error
             log.log(level, "notifier %s failed: %s", backend.name, result.error)
             reasons.append(f"{backend.name}: {result.error}")
@@ -451,8 +518,14 @@ def default_backend_order(platform: str = sys.platform) -> tuple[str, ...]:
     return ("plyer", "notify-send", "console")
 
 
-def make_backend(name: str, *, app_name: str = APP_NAME, icon: Path | None = None,
-                 timeout_s: int = 10, console_stream: IO[str] | None = None) -> Notifier:
+def make_backend(
+    name: str,
+    *,
+    app_name: str = APP_NAME,
+    icon: Path | None = None,
+    timeout_s: int = 10,
+    console_stream: IO[str] | None = None,
+) -> Notifier:
     """One backend by its config name; raises ConfigError for an unknown name."""
     if name == "plyer":
         return PlyerNotifier(app_name=app_name, icon=icon, timeout_s=timeout_s)
@@ -472,10 +545,15 @@ def make_backend(name: str, *, app_name: str = APP_NAME, icon: Path | None = Non
     )
 
 
-def build_notifier(order: Sequence[str] | None = None, *, app_name: str = APP_NAME,
-                   icon: Path | None | bool = True, timeout_s: int = 10,
-                   console_stream: IO[str] | None = None,
-                   platform: str = sys.platform) -> ChainNotifier:
+def build_notifier(
+    order: Sequence[str] | None = None,
+    *,
+    app_name: str = APP_NAME,
+    icon: Path | None | bool = True,
+    timeout_s: int = 10,
+    console_stream: IO[str] | None = None,
+    platform: str = sys.platform,
+) -> ChainNotifier:
     """Build the monitor's chain from the configured backend order (None: platform default).
 
     Backends that cannot work on `platform` (osascript off macOS, notify-send on Windows...) are
@@ -491,8 +569,9 @@ def build_notifier(order: Sequence[str] | None = None, *, app_name: str = APP_NA
         raise ConfigError(f"notify.backends lists a backend twice: {names}")
     if "none" in names:
         if names != ["none"]:
-            raise ConfigError(f"notify.backends: 'none' turns notifications off and must be "
-                              f"alone, got {names}")
+            raise ConfigError(
+                f"notify.backends: 'none' turns notifications off and must be alone, got {names}"
+            )
         return ChainNotifier([NullNotifier()])
     usable = PLATFORM_BACKENDS.get(platform, _OTHER_PLATFORMS)
     skipped = [n for n in names if n not in usable]
@@ -502,8 +581,15 @@ def build_notifier(order: Sequence[str] | None = None, *, app_name: str = APP_NA
     if "console" not in names:
         names.append("console")
     chosen = icon_path("png") if icon is True else (icon or None)
-    return ChainNotifier([
-        make_backend(n, app_name=app_name, icon=chosen, timeout_s=timeout_s,
-                     console_stream=console_stream)
-        for n in names
-    ])
+    return ChainNotifier(
+        [
+            make_backend(
+                n,
+                app_name=app_name,
+                icon=chosen,
+                timeout_s=timeout_s,
+                console_stream=console_stream,
+            )
+            for n in names
+        ]
+    )

@@ -63,7 +63,8 @@ def to_rgb(image: np.ndarray, color: ColorOrder = "bgr") -> np.ndarray:
         h, w = image.shape[:2]
     else:
         raise FrameError(
-            f"frame shape {image.shape} is not an image: expected (H, W), (H, W, 1), (H, W, 3) or (H, W, 4)"
+            f"frame shape {image.shape} is not an image: expected (H, W), (H, W, 1), (H, W, 3) "
+            "or (H, W, 4)"
         )
     if min(h, w) < MIN_SIDE_PX:
         raise FrameError(f"frame is {w} x {h} px; at least {MIN_SIDE_PX} px per side is needed")

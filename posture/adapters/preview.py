@@ -2,9 +2,9 @@
 
 OpenCV's HighGUI needs a display; without one the preview turns itself off with one warning
 instead of stopping the monitor. On Linux the display is checked before any window is opened:
-OpenCV's Qt backend does not raise when it cannot reach X, it aborts the whole process. The window lives on the monitor
-loop's thread (HighGUI is not thread-safe), and `waitKey(1)` keeps it responsive; pressing `q` or
-Esc in it asks the monitor to stop.
+OpenCV's Qt backend does not raise when it cannot reach X, it aborts the whole process. The
+window lives on the monitor loop's thread (HighGUI is not thread-safe), and `waitKey(1)` keeps
+it responsive; pressing `q` or Esc in it asks the monitor to stop.
 """
 
 from __future__ import annotations
@@ -36,7 +36,9 @@ CVA_LINE_BGR = (0, 215, 255)
 """The ear-shoulder line the CVA estimate is measured on (amber)."""
 
 
-def draw_overlay(image: np.ndarray, analysis: Any, state: str, faults: tuple[str, ...]) -> np.ndarray:
+def draw_overlay(
+    image: np.ndarray, analysis: Any, state: str, faults: tuple[str, ...]
+) -> np.ndarray:
     """Return a copy of `image` with the skeleton, key angles and the state drawn on it (BGR).
 
     The text sits in a dark band along the bottom edge, where it never covers the head; in side
@@ -55,10 +57,19 @@ def draw_overlay(image: np.ndarray, analysis: Any, state: str, faults: tuple[str
         for a, b in SKELETON_EDGES:
             if seen[a] and seen[b]:
                 cv2.line(out, tuple(pts[a]), tuple(pts[b]), colour, 2 * thick, cv2.LINE_AA)
-        if analysis.view.startswith("side") and not math.isnan(analysis.metrics.get("cva_deg", math.nan)):
-            near = 0 if pose.image_xyz[7, 2] + pose.image_xyz[11, 2] < pose.image_xyz[8, 2] + pose.image_xyz[12, 2] else 1
+        if analysis.view.startswith("side") and not math.isnan(
+            analysis.metrics.get("cva_deg", math.nan)
+        ):
+            near = (
+                0
+                if pose.image_xyz[7, 2] + pose.image_xyz[11, 2]
+                < pose.image_xyz[8, 2] + pose.image_xyz[12, 2]
+                else 1
+            )
             ear, shoulder = (7, 11) if near == 0 else (8, 12)
-            cv2.line(out, tuple(pts[shoulder]), tuple(pts[ear]), CVA_LINE_BGR, 2 * thick, cv2.LINE_AA)
+            cv2.line(
+                out, tuple(pts[shoulder]), tuple(pts[ear]), CVA_LINE_BGR, 2 * thick, cv2.LINE_AA
+            )
         for i in np.flatnonzero(seen[:25]):
             cv2.circle(out, tuple(pts[i]), 2 + thick, (255, 255, 255), -1, cv2.LINE_AA)
     parts = [state + (f": {', '.join(f.replace('_', ' ') for f in faults)}" if faults else "")]
@@ -69,13 +80,21 @@ def draw_overlay(image: np.ndarray, analysis: Any, state: str, faults: tuple[str
     parts.append(analysis.view.replace("_", " "))
     scale = max(0.4, min(w, h) / 900)
     line_h = int(30 * scale) + 6
-    band = out[h - line_h * 2 - 8:, :]
+    band = out[h - line_h * 2 - 8 :, :]
     band[:] = (band * 0.35).astype(np.uint8)
     rows = [parts[0], "  ".join(parts[1:])]
     for i, text in enumerate(rows):
         y = h - line_h * (2 - i) + int(line_h * 0.55)
-        cv2.putText(out, text, (10, y), cv2.FONT_HERSHEY_SIMPLEX, scale,
-                    colour if i == 0 else (255, 255, 255), max(1, thick), cv2.LINE_AA)
+        cv2.putText(
+            out,
+            text,
+            (10, y),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            scale,
+            colour if i == 0 else (255, 255, 255),
+            max(1, thick),
+            cv2.LINE_AA,
+        )
     return out
 
 
@@ -115,14 +134,20 @@ class PreviewWindow:
             return
         import cv2
 
-        img = draw_overlay(frame.image, analysis, verdict.state,
-                           tuple(verdict.active_faults or verdict.instant_faults))
+        img = draw_overlay(
+            frame.image,
+            analysis,
+            verdict.state,
+            tuple(verdict.active_faults or verdict.instant_faults),
+        )
         try:
             cv2.imshow(WINDOW, img)
             key = cv2.waitKey(1) & 0xFF
         except cv2.error as exc:
             self.enabled = False
-            log.warning("preview window unavailable (no display?): %s", str(exc).strip().splitlines()[-1])
+            log.warning(
+                "preview window unavailable (no display?): %s", str(exc).strip().splitlines()[-1]
+            )
             return
         self.shown += 1
         if key in (ord("q"), 27) and self.on_quit is not None:

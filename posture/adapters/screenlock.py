@@ -63,7 +63,11 @@ Runner = Callable[[Sequence[str]], "subprocess.CompletedProcess[str]"]
 
 def _run(argv: Sequence[str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        list(argv), capture_output=True, text=True, timeout=2.0, check=False,
+        list(argv),
+        capture_output=True,
+        text=True,
+        timeout=2.0,
+        check=False,
         env={**os.environ, "LC_ALL": "C", "SYSTEMD_PAGER": ""},
     )
 
@@ -71,8 +75,13 @@ def _run(argv: Sequence[str]) -> subprocess.CompletedProcess[str]:
 class LogindLockProbe:
     """`LockedHint` of the current logind session, through `loginctl` (Linux)."""
 
-    def __init__(self, session_id: str | None = None, *, runner: Runner | None = None,
-                 executable: str = "loginctl") -> None:
+    def __init__(
+        self,
+        session_id: str | None = None,
+        *,
+        runner: Runner | None = None,
+        executable: str = "loginctl",
+    ) -> None:
         self.session_id = session_id or os.environ.get("XDG_SESSION_ID") or "auto"
         self.executable = executable
         self._runner = runner or _run

@@ -138,8 +138,9 @@ def _build_section(
         at = _where(where, lines.get((table, key)))
         if key not in names:
             hint = _suggest(key, names)
-            elsewhere = [t for t, c in SECTIONS.items() if key in {f.name for f in
-                                                                   dataclasses.fields(c)}]
+            elsewhere = [
+                t for t, c in SECTIONS.items() if key in {f.name for f in dataclasses.fields(c)}
+            ]
             if not hint and elsewhere:
                 hint = f"; it belongs in [{elsewhere[0]}]"
             raise ConfigError(

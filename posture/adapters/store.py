@@ -145,9 +145,7 @@ _V1 = [
 
 
 def _fault_case(fault: str) -> str:
-    return (
-        f"CASE WHEN instr(',' || faults || ',', ',{fault},') > 0 THEN 1.0 ELSE 0.0 END"
-    )
+    return f"CASE WHEN instr(',' || faults || ',', ',{fault},') > 0 THEN 1.0 ELSE 0.0 END"
 
 
 _SAMPLE_COLUMNS_V2 = (
@@ -239,8 +237,10 @@ class _Bucket:
     dirty: bool = True
 
     def add_values(self, metrics: Mapping[str, float], deviations: Mapping[str, float]) -> None:
-        for src, tot, cnt in ((metrics, self.metric_sum, self.metric_n),
-                              (deviations, self.dev_sum, self.dev_n)):
+        for src, tot, cnt in (
+            (metrics, self.metric_sum, self.metric_n),
+            (deviations, self.dev_sum, self.dev_n),
+        ):
             for k, v in src.items():
                 if v is None:
                     continue
@@ -251,8 +251,9 @@ class _Bucket:
         self.dirty = True
 
     def mean(self, which: Literal["metric", "dev"], key: str) -> float | None:
-        tot, cnt = (self.metric_sum, self.metric_n) if which == "metric" else (self.dev_sum,
-                                                                               self.dev_n)
+        tot, cnt = (
+            (self.metric_sum, self.metric_n) if which == "metric" else (self.dev_sum, self.dev_n)
+        )
         n = cnt.get(key, 0)
         return tot[key] / n if n else None
 
@@ -261,7 +262,10 @@ class _Bucket:
         state = STATES[int(np.argmax(self.state_s))] if covered > 0 else self.last_state
         devs = {k: round(self.dev_sum[k] / self.dev_n[k], 4) for k in sorted(self.dev_n)}
         return (
-            session_id, self.t_unix, state, self.view,
+            session_id,
+            self.t_unix,
+            state,
+            self.view,
             *(float(x) for x in self.state_s),
             *(float(x) for x in self.fault_s),
             *(self.mean("metric", c) for c in METRIC_COLUMNS),
@@ -288,9 +292,16 @@ class _Held:
 class HistoryStore:
     """The posture history database. Create with `HistoryStore.open(path)`."""
 
-    def __init__(self, conn: sqlite3.Connection, path: Path, notices: Sequence[str] = (),
-                 *, readonly: bool = False, flush_interval_s: float = 5.0,
-                 max_hold_s: float = 3.0) -> None:
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        path: Path,
+        notices: Sequence[str] = (),
+        *,
+        readonly: bool = False,
+        flush_interval_s: float = 5.0,
+        max_hold_s: float = 3.0,
+    ) -> None:
         if flush_interval_s <= 0 or max_hold_s <= 0:
             raise ValueError(
                 f"flush_interval_s ({flush_interval_s}) and max_hold_s ({max_hold_s}) must be > 0"
@@ -317,8 +328,14 @@ class HistoryStore:
     # -- opening ---------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str] | None = None, *, readonly: bool = False,
-             flush_interval_s: float = 5.0, max_hold_s: float = 3.0) -> HistoryStore:
+    def open(
+        cls,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        readonly: bool = False,
+        flush_interval_s: float = 5.0,
+        max_hold_s: float = 3.0,
+    ) -> HistoryStore:
         """Open (creating and migrating as needed) the history at `path` (default location if None).
 
         `readonly=True` never creates, migrates or moves anything: for reports on a file that
@@ -341,8 +358,7 @@ class HistoryStore:
             if getattr(exc, "sqlite_errorname", "") not in ("SQLITE_NOTADB", "SQLITE_CORRUPT"):
                 raise StoreError(f"cannot open history database {p}: {exc}") from exc
             moved = _move_aside(p)
-            msg = (f"history database {p} was corrupt; moved it to {moved} and started a new "
-                   "one")
+            msg = f"history database {p} was corrupt; moved it to {moved} and started a new one"
             log.warning(msg)
             notices.append(msg)
             _create_file(p)
@@ -353,8 +369,12 @@ class HistoryStore:
     def __enter__(self) -> HistoryStore:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.close()
 
     def close(self) -> None:
@@ -379,8 +399,16 @@ class HistoryStore:
 
     # -- writing ---------------------------------------------------------------------------
 
-    def start_session(self, wall_utc: datetime, *, kind: SessionKind = "monitor", source: str = "",
-                      profile: str = "", model: str = "", app_version: str = __version__) -> int:
+    def start_session(
+        self,
+        wall_utc: datetime,
+        *,
+        kind: SessionKind = "monitor",
+        source: str = "",
+        profile: str = "",
+        model: str = "",
+        app_version: str = __version__,
+    ) -> int:
         """Begin a session; returns its id. Samples and events go to the latest session."""
         if kind not in ("monitor", "analyze"):
             raise StoreError(f"session kind must be 'monitor' or 'analyze', got {kind!r}")
@@ -396,8 +424,9 @@ class HistoryStore:
         self._last_flush_s = None
         return self._session_id
 
-    def record(self, verdict: Verdict, metrics: Mapping[str, float], view: str,
-               wall_utc: datetime) -> None:
+    def record(
+        self, verdict: Verdict, metrics: Mapping[str, float], view: str, wall_utc: datetime
+    ) -> None:
         """Add one verdict (any frame rate); flushes when `flush_interval_s` has passed."""
         sid = self._need_session()
         wall = to_unix(wall_utc)
@@ -408,8 +437,11 @@ class HistoryStore:
             if held is not None:
                 dt = verdict.t_s - held.t_s
                 if dt < 0:
-                    log.debug("verdict time went backwards (%.3f < %.3f); not credited",
-                              verdict.t_s, held.t_s)
+                    log.debug(
+                        "verdict time went backwards (%.3f < %.3f); not credited",
+                        verdict.t_s,
+                        held.t_s,
+                    )
                 else:
                     self._credit(held, min(dt, self.max_hold_s))
             b = self._bucket(int(math.floor(wall)))
@@ -431,13 +463,23 @@ class HistoryStore:
         with self._lock:
             if self._session_id is None or self.readonly:
                 return False
-            if (now_s is not None and self._last_flush_s is not None
-                    and now_s - self._last_flush_s < self.flush_interval_s):
+            if (
+                now_s is not None
+                and self._last_flush_s is not None
+                and now_s - self._last_flush_s < self.flush_interval_s
+            ):
                 return False
             return self._flush_rows(self._session_id, now_s)
 
-    def record_event(self, event: Event, wall_utc: datetime, *, text: str | None = None,
-                     channel: str = "", delivered: bool | None = None) -> int | None:
+    def record_event(
+        self,
+        event: Event,
+        wall_utc: datetime,
+        *,
+        text: str | None = None,
+        channel: str = "",
+        delivered: bool | None = None,
+    ) -> int | None:
         """Store what a judge event means for the history; returns the row id it wrote, if any.
 
         SlouchStarted/Recovered open and close an episode (and give pending alerts their
@@ -446,8 +488,9 @@ class HistoryStore:
         the state). `wall_utc` is the wall time of `event.t_s`.
         """
         if isinstance(event, (Nudge, Escalation, BreakDue)):
-            return self.record_alert(event, wall_utc, text=text, channel=channel,
-                                     delivered=delivered)
+            return self.record_alert(
+                event, wall_utc, text=text, channel=channel, delivered=delivered
+            )
         sid = self._need_session()
         wall = to_unix(wall_utc)
         with self._lock, self._write():
@@ -461,31 +504,44 @@ class HistoryStore:
             if isinstance(event, Recovered):
                 start = wall - (event.t_s - event.start_s)
                 end = wall - (event.t_s - event.end_s)
-                vals = (end, ",".join(event.faults), _num(event.peak_deviation),
-                        _num(event.mean_deviation), event.metric)
+                vals = (
+                    end,
+                    ",".join(event.faults),
+                    _num(event.peak_deviation),
+                    _num(event.mean_deviation),
+                    event.metric,
+                )
                 if self._open_episode is not None:
                     row = self._open_episode
                     self._conn.execute(
                         "UPDATE episodes SET end_unix = ?, faults = ?, peak_deviation = ?, "
-                        "mean_deviation = ?, metric = ? WHERE id = ?", (*vals, row))
+                        "mean_deviation = ?, metric = ? WHERE id = ?",
+                        (*vals, row),
+                    )
                 else:
                     row = self._insert(
                         "INSERT INTO episodes (end_unix, faults, peak_deviation, mean_deviation,"
                         " metric, session_id, start_unix) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        (*vals, sid, start))
+                        (*vals, sid, start),
+                    )
                 self._open_episode = None
                 for alert_id, t_alert in self._pending_alerts:
-                    self._conn.execute("UPDATE alerts SET recovery_s = ? WHERE id = ?",
-                                       (max(0.0, event.end_s - t_alert), alert_id))
+                    self._conn.execute(
+                        "UPDATE alerts SET recovery_s = ? WHERE id = ?",
+                        (max(0.0, event.end_s - t_alert), alert_id),
+                    )
                 self._pending_alerts.clear()
                 return row
             if isinstance(event, AwayStarted):
                 self._open_break = self._insert(
                     "INSERT INTO breaks (session_id, start_unix) VALUES (?, ?)",
-                    (sid, wall - (event.t_s - event.since_s)))
+                    (sid, wall - (event.t_s - event.since_s)),
+                )
                 for alert_id, t_alert in self._pending_breaks:
-                    self._conn.execute("UPDATE alerts SET recovery_s = ? WHERE id = ?",
-                                       (max(0.0, event.since_s - t_alert), alert_id))
+                    self._conn.execute(
+                        "UPDATE alerts SET recovery_s = ? WHERE id = ?",
+                        (max(0.0, event.since_s - t_alert), alert_id),
+                    )
                 self._pending_breaks.clear()
                 return self._open_break
             if isinstance(event, Returned):
@@ -495,14 +551,21 @@ class HistoryStore:
                 else:
                     row = self._insert(
                         "INSERT INTO breaks (session_id, start_unix, end_unix) VALUES (?, ?, ?)",
-                        (sid, wall - event.away_s, wall))
+                        (sid, wall - event.away_s, wall),
+                    )
                 self._open_break = None
                 return row
         return None
 
-    def record_alert(self, event: Nudge | Escalation | BreakDue, wall_utc: datetime, *,
-                     text: str | None = None, channel: str = "",
-                     delivered: bool | None = None) -> int:
+    def record_alert(
+        self,
+        event: Nudge | Escalation | BreakDue,
+        wall_utc: datetime,
+        *,
+        text: str | None = None,
+        channel: str = "",
+        delivered: bool | None = None,
+    ) -> int:
         """Store an alert and return its id.
 
         Its recovery time is filled in when the episode ends (or, for a break alert, when the
@@ -517,11 +580,19 @@ class HistoryStore:
             alert_id = self._insert(
                 "INSERT INTO alerts (session_id, t_unix, kind, fault, text, channel, delivered) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (sid, to_unix(wall_utc), kind, fault,
-                 text if text is not None else alert_text(event), channel,
-                 None if delivered is None else int(bool(delivered))))
+                (
+                    sid,
+                    to_unix(wall_utc),
+                    kind,
+                    fault,
+                    text if text is not None else alert_text(event),
+                    channel,
+                    None if delivered is None else int(bool(delivered)),
+                ),
+            )
         (self._pending_breaks if kind == "break" else self._pending_alerts).append(
-            (alert_id, event.t_s))
+            (alert_id, event.t_s)
+        )
         return alert_id
 
     def mark_delivered(self, alert_id: int, delivered: bool, channel: str = "") -> None:
@@ -529,19 +600,34 @@ class HistoryStore:
         with self._lock, self._write():
             self._conn.execute(
                 "UPDATE alerts SET delivered = ?, channel = COALESCE(NULLIF(?, ''), channel) "
-                "WHERE id = ?", (int(delivered), channel, alert_id))
+                "WHERE id = ?",
+                (int(delivered), channel, alert_id),
+            )
 
-    def record_calibration(self, wall_utc: datetime, baseline: Mapping[str, float], *,
-                           profile: str = "", view: str = "", model: str = "",
-                           quality: Mapping[str, object] | None = None) -> int:
+    def record_calibration(
+        self,
+        wall_utc: datetime,
+        baseline: Mapping[str, float],
+        *,
+        profile: str = "",
+        view: str = "",
+        model: str = "",
+        quality: Mapping[str, object] | None = None,
+    ) -> int:
         """Store a calibrated baseline (metric key -> neutral value) for reports to compare to."""
         with self._lock, self._write():
             return self._insert(
                 "INSERT INTO calibrations (t_unix, profile, view, model, baseline, quality) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
-                (to_unix(wall_utc), profile, view, model,
-                 json.dumps({k: _num(v) for k, v in baseline.items()}),
-                 json.dumps(dict(quality or {}), default=str)))
+                (
+                    to_unix(wall_utc),
+                    profile,
+                    view,
+                    model,
+                    json.dumps({k: _num(v) for k, v in baseline.items()}),
+                    json.dumps(dict(quality or {}), default=str),
+                ),
+            )
 
     def end_session(self, wall_utc: datetime) -> None:
         """Credit the last verdict, flush, and close the session.
@@ -553,19 +639,20 @@ class HistoryStore:
         end = to_unix(wall_utc)
         with self._lock:
             if self._held is not None:
-                self._credit(self._held, min(max(0.0, end - self._held.wall_unix),
-                                             self.max_hold_s))
+                self._credit(self._held, min(max(0.0, end - self._held.wall_unix), self.max_hold_s))
                 self._held = None
             self._flush_rows(sid, None)
             with self._write():
                 self._conn.execute("UPDATE sessions SET end_unix = ? WHERE id = ?", (end, sid))
                 # Whatever is still open ends with the session (the judge saw no more frames).
                 if self._open_episode is not None:
-                    self._conn.execute("UPDATE episodes SET end_unix = ? WHERE id = ?",
-                                       (end, self._open_episode))
+                    self._conn.execute(
+                        "UPDATE episodes SET end_unix = ? WHERE id = ?", (end, self._open_episode)
+                    )
                 if self._open_break is not None:
-                    self._conn.execute("UPDATE breaks SET end_unix = ? WHERE id = ?",
-                                       (end, self._open_break))
+                    self._conn.execute(
+                        "UPDATE breaks SET end_unix = ? WHERE id = ?", (end, self._open_break)
+                    )
             self._open_episode = self._open_break = None
             self._pending_alerts.clear()
             self._pending_breaks.clear()
@@ -574,13 +661,17 @@ class HistoryStore:
 
     # -- reading ---------------------------------------------------------------------------
 
-    def load_history(self, start_unix: float, end_unix: float, *,
-                     kinds: Sequence[str] = ("monitor",)) -> History:
+    def load_history(
+        self, start_unix: float, end_unix: float, *, kinds: Sequence[str] = ("monitor",)
+    ) -> History:
         """Everything stored in [start_unix, end_unix) for sessions of the given kinds."""
         kind_sql = ",".join("?" * len(kinds))
         sess = f"session_id IN (SELECT id FROM sessions WHERE kind IN ({kind_sql}))"
-        sums = ", ".join(f"SUM({s}_s)" for s in STATES) + ", " + ", ".join(
-            f"SUM({f}_s)" for f in FAULTS)
+        sums = (
+            ", ".join(f"SUM({s}_s)" for s in STATES)
+            + ", "
+            + ", ".join(f"SUM({f}_s)" for f in FAULTS)
+        )
         with self._lock:
             rows = self._conn.execute(
                 f"SELECT (t_unix / 60) * 60 AS m, {sums}, AVG(cva_deg), AVG(neck_angle_deg), "
@@ -591,29 +682,35 @@ class HistoryStore:
             ep = self._conn.execute(
                 "SELECT start_unix, end_unix, faults, peak_deviation, mean_deviation, metric "
                 f"FROM episodes WHERE start_unix >= ? AND start_unix < ? AND {sess} "
-                "ORDER BY start_unix", (start_unix, end_unix, *kinds)).fetchall()
+                "ORDER BY start_unix",
+                (start_unix, end_unix, *kinds),
+            ).fetchall()
             al = self._conn.execute(
                 "SELECT t_unix, kind, text, fault, channel, delivered, recovery_s FROM alerts "
                 f"WHERE t_unix >= ? AND t_unix < ? AND {sess} ORDER BY t_unix",
-                (start_unix, end_unix, *kinds)).fetchall()
+                (start_unix, end_unix, *kinds),
+            ).fetchall()
             br = self._conn.execute(
                 f"SELECT start_unix, end_unix FROM breaks WHERE start_unix >= ? AND "
                 f"start_unix < ? AND {sess} ORDER BY start_unix",
-                (start_unix, end_unix, *kinds)).fetchall()
+                (start_unix, end_unix, *kinds),
+            ).fetchall()
             cal = self._conn.execute(
-                "SELECT baseline FROM calibrations WHERE t_unix < ? ORDER BY t_unix DESC "
-                "LIMIT 1", (end_unix,)).fetchone()
+                "SELECT baseline FROM calibrations WHERE t_unix < ? ORDER BY t_unix DESC LIMIT 1",
+                (end_unix,),
+            ).fetchone()
             n_sess = self._conn.execute(
                 "SELECT COUNT(*) FROM sessions WHERE start_unix < ? AND "
                 f"COALESCE(end_unix, start_unix) >= ? AND kind IN ({kind_sql})",
-                (end_unix, start_unix, *kinds)).fetchone()[0]
+                (end_unix, start_unix, *kinds),
+            ).fetchone()[0]
         ns, nf = len(STATES), len(FAULTS)
         if rows:
             a = np.array(rows, dtype=np.float64)  # NULL -> nan
             minutes = MinuteRows(
                 t_unix=a[:, 0].astype(np.int64),
-                state_s=a[:, 1:1 + ns],
-                fault_s=a[:, 1 + ns:1 + ns + nf],
+                state_s=a[:, 1 : 1 + ns],
+                fault_s=a[:, 1 + ns : 1 + ns + nf],
                 cva_deg=a[:, 1 + ns + nf],
                 neck_angle_deg=a[:, 2 + ns + nf],
                 dev_cva_deg=a[:, 3 + ns + nf],
@@ -629,10 +726,29 @@ class HistoryStore:
                 log.warning("ignoring unreadable calibration baseline in %s: %s", self.path, exc)
         return History(
             minutes=minutes,
-            episodes=tuple(EpisodeRow(r[0], r[1], tuple(f for f in r[2].split(",") if f),
-                                      _nan(r[3]), _nan(r[4]), r[5] or "") for r in ep),
-            alerts=tuple(AlertRow(r[0], r[1], r[2] or "", r[3] or "", r[4] or "",
-                                  None if r[5] is None else bool(r[5]), r[6]) for r in al),
+            episodes=tuple(
+                EpisodeRow(
+                    r[0],
+                    r[1],
+                    tuple(f for f in r[2].split(",") if f),
+                    _nan(r[3]),
+                    _nan(r[4]),
+                    r[5] or "",
+                )
+                for r in ep
+            ),
+            alerts=tuple(
+                AlertRow(
+                    r[0],
+                    r[1],
+                    r[2] or "",
+                    r[3] or "",
+                    r[4] or "",
+                    None if r[5] is None else bool(r[5]),
+                    r[6],
+                )
+                for r in al
+            ),
             breaks=tuple(BreakRow(r[0], r[1]) for r in br),
             baseline=baseline,
             sessions=int(n_sess),
@@ -652,8 +768,8 @@ class HistoryStore:
                 if session_id is None:
                     return self._conn.execute("SELECT * FROM samples ORDER BY t_unix").fetchall()
                 return self._conn.execute(
-                    "SELECT * FROM samples WHERE session_id = ? ORDER BY t_unix",
-                    (session_id,)).fetchall()
+                    "SELECT * FROM samples WHERE session_id = ? ORDER BY t_unix", (session_id,)
+                ).fetchall()
             finally:
                 self._conn.row_factory = None
 
@@ -822,8 +938,13 @@ def _connect_readonly(p: Path) -> sqlite3.Connection:
     if not p.exists():
         raise StoreError(f"no history database at {p}; run `posture monitor` first or pass --db")
     try:
-        conn = sqlite3.connect(f"{p.resolve().as_uri()}?mode=ro", uri=True, timeout=10.0,
-                               isolation_level=None, check_same_thread=False)
+        conn = sqlite3.connect(
+            f"{p.resolve().as_uri()}?mode=ro",
+            uri=True,
+            timeout=10.0,
+            isolation_level=None,
+            check_same_thread=False,
+        )
         conn.execute("PRAGMA busy_timeout = 10000")
         version = int(conn.execute("PRAGMA user_version").fetchone()[0])
     except sqlite3.DatabaseError as exc:

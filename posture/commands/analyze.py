@@ -1,4 +1,4 @@
-"""`posture analyze PATH...`: the pipeline on photos (independent, IMAGE mode) or a recorded video."""
+"""`posture analyze PATH...`: the pipeline on photos (IMAGE mode, independent) or a video."""
 
 from __future__ import annotations
 
@@ -15,10 +15,14 @@ from posture.core.errors import FrameError, SourceError
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add `posture analyze`."""
     p = sub.add_parser("analyze", help="analyse photos, a folder of photos, or a recorded video")
-    p.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="image files, folders, or one video")
+    p.add_argument(
+        "paths", nargs="+", type=Path, metavar="PATH", help="image files, folders, or one video"
+    )
     p.add_argument("--json", action="store_true", help="print the frames as JSON on stdout")
     p.add_argument("--model", type=Path, help="a .task model file to use instead of the cached one")
-    p.add_argument("--profile", help="calibration profile (default: from config, else population norms)")
+    p.add_argument(
+        "--profile", help="calibration profile (default: from config, else population norms)"
+    )
     p.add_argument("--config", type=Path, help="settings file (default: user config dir)")
     p.add_argument("--db", type=Path, help="history database for the video's session")
     p.add_argument("--no-store", action="store_true", help="do not store the video as a session")
@@ -48,7 +52,9 @@ def run(args: argparse.Namespace) -> int:
     videos = [p for p in args.paths if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES]
     if videos:
         if len(args.paths) != 1:
-            raise SourceError("analyse one video at a time (photos and folders may be mixed freely)")
+            raise SourceError(
+                "analyse one video at a time (photos and folders may be mixed freely)"
+            )
         from posture.analyze_video import run_video
 
         return run_video(args, videos[0])
@@ -83,8 +89,13 @@ def run_photos(args: argparse.Namespace) -> int:
             bar.close()
     source = str(args.paths[0]) if len(args.paths) == 1 else [str(p) for p in args.paths]
     if args.json:
-        doc = {"source": source, "model": model.name, "profile": choice.name,
-               "calibrated": choice.calibrated, "frames": frames}
+        doc = {
+            "source": source,
+            "model": model.name,
+            "profile": choice.name,
+            "calibrated": choice.calibrated,
+            "frames": frames,
+        }
         json.dump(doc, sys.stdout, indent=1)
         sys.stdout.write("\n")
     else:

@@ -10,7 +10,8 @@ from posture.adapters import autostart
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add `posture autostart ...`."""
     p = sub.add_parser(
-        "autostart", help="start `posture monitor` when you log in",
+        "autostart",
+        help="start `posture monitor` when you log in",
         description="XDG autostart entry on Linux (or a systemd user unit with --systemd), a "
         "LaunchAgent on macOS, a Startup-folder .cmd on Windows. The entry runs this Python "
         "with `-m posture monitor`.",
@@ -22,8 +23,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         ("status", _status, "show whether the monitor starts at login"),
     ):
         a = asub.add_parser(name, help=text)
-        a.add_argument("--systemd", action="store_true",
-                       help="Linux: use a systemd user unit instead of an XDG autostart entry")
+        a.add_argument(
+            "--systemd",
+            action="store_true",
+            help="Linux: use a systemd user unit instead of an XDG autostart entry",
+        )
         a.set_defaults(func=func)
 
 

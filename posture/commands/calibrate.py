@@ -38,16 +38,27 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--profile", default=None, help="profile name (default from config: desk)")
     p.add_argument("--source", help="camera index (0), video file, image folder or stream URL")
     p.add_argument("--seconds", type=float, default=None, help="how long to sample (default 10)")
-    p.add_argument("--preview", action="store_true", help="show the detected skeleton while sampling")
+    p.add_argument(
+        "--preview", action="store_true", help="show the detected skeleton while sampling"
+    )
     g = p.add_mutually_exclusive_group()
-    g.add_argument("--glance", dest="glance", action="store_true", default=None,
-                   help="also learn how far your head moves on a normal glance down")
+    g.add_argument(
+        "--glance",
+        dest="glance",
+        action="store_true",
+        default=None,
+        help="also learn how far your head moves on a normal glance down",
+    )
     g.add_argument("--no-glance", dest="glance", action="store_false")
-    p.add_argument("--glance-seconds", type=float, default=None, help="glance step length (default 8)")
+    p.add_argument(
+        "--glance-seconds", type=float, default=None, help="glance step length (default 8)"
+    )
     p.add_argument("--model", type=Path, help="a .task model file instead of the cached one")
     p.add_argument("--config", type=Path, help="settings file (default: user config dir)")
     p.add_argument("--db", type=Path, help="history database (the calibration is noted there)")
-    p.add_argument("--no-countdown", action="store_true", help="start sampling at once (live cameras)")
+    p.add_argument(
+        "--no-countdown", action="store_true", help="start sampling at once (live cameras)"
+    )
     p.add_argument("--list", action="store_true", help="list saved profiles and exit")
     p.add_argument("--delete", metavar="NAME", help="delete a saved profile and exit")
     p.add_argument("--json", action="store_true", help="with --list: print JSON")
@@ -79,8 +90,16 @@ def _list(store: Any, as_json: bool) -> int:
     for name in store.names():
         try:
             p = store.load(name)
-            rows.append({"name": name, "view": p.view, "created_utc": p.created_utc,
-                         "model": p.model_name, "source": p.source, "glance": bool(p.glance)})
+            rows.append(
+                {
+                    "name": name,
+                    "view": p.view,
+                    "created_utc": p.created_utc,
+                    "model": p.model_name,
+                    "source": p.source,
+                    "glance": bool(p.glance),
+                }
+            )
         except ProfileError as exc:
             rows.append({"name": name, "error": str(exc)})
     if as_json:
@@ -129,8 +148,15 @@ class Samples:
         }
 
 
-def sample(source: Any, analyzer: Any, seconds: float, *, preview: Any = None,
-           say: Any = print, t_start: float | None = None) -> tuple[Samples, float | None]:
+def sample(
+    source: Any,
+    analyzer: Any,
+    seconds: float,
+    *,
+    preview: Any = None,
+    say: Any = print,
+    t_start: float | None = None,
+) -> tuple[Samples, float | None]:
     """Collect up to SAMPLE_FPS frames per second for `seconds` of source time.
 
     Returns the samples and the source time where sampling stopped (files continue from there).
@@ -155,13 +181,15 @@ def sample(source: Any, analyzer: Any, seconds: float, *, preview: Any = None,
             last_shown = left
         if preview is not None:
             state = "good" if a.person else "unknown"
-            preview.show(frame, a, SimpleNamespace(state=state, active_faults=(), instant_faults=()))
+            preview.show(
+                frame, a, SimpleNamespace(state=state, active_faults=(), instant_faults=())
+            )
         next_due = frame.t_s + 1.0 / SAMPLE_FPS
     return out, None
 
 
 def calibrate(args: argparse.Namespace, store: Any) -> int:
-    """The guided calibration."""
+    """Run the guided calibration."""
     from posture.adapters.camera import open_source
     from posture.adapters.pose import MediaPipePose
     from posture.adapters.profiles import current_metric_version, validate_name
@@ -208,8 +236,13 @@ def calibrate(args: argparse.Namespace, store: Any) -> int:
             fit = fit_baseline(**base.arrays(), config=cfg)
             created = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
             profile = make_profile(
-                fit, name=name, source=spec, model_name=model.name, model_sha256=model.sha256,
-                metric_version=current_metric_version(), created_utc=created,
+                fit,
+                name=name,
+                source=spec,
+                model_name=model.name,
+                model_sha256=model.sha256,
+                metric_version=current_metric_version(),
+                created_utc=created,
             )
             say(f"Baseline learned from {fit.n_valid} of {fit.n_frames} frames ({fit.view} view).")
             if want_glance:
@@ -225,10 +258,13 @@ def calibrate(args: argparse.Namespace, store: Any) -> int:
                         "clip (neutral first, then glances) or use --no-glance"
                     )
                 say(f"Recording glances for {glance_s:g} s...")
-                glances, _ = sample(source, analyzer, glance_s, preview=preview, say=say,
-                                    t_start=stop_t)
+                glances, _ = sample(
+                    source, analyzer, glance_s, preview=preview, say=say, t_start=stop_t
+                )
                 say("")
-                profile = with_glance(profile, fit_glance(**glances.arrays(), profile=profile, config=cfg))
+                profile = with_glance(
+                    profile, fit_glance(**glances.arrays(), profile=profile, config=cfg)
+                )
                 learned = ", ".join(f"{k} {v:.3g}" for k, v in profile.glance.items())
                 say(f"Glance range learned: {learned}.")
     finally:
@@ -242,7 +278,7 @@ def calibrate(args: argparse.Namespace, store: Any) -> int:
         b = profile.baseline.get(key)
         if b is not None:
             say(f"  {key:<18} {b.median:8.3g}  (+/- {b.mad:.2g})")
-    say(f"Run `posture monitor --profile {name}` (or set monitor.profile = \"{name}\").")
+    say(f'Run `posture monitor --profile {name}` (or set monitor.profile = "{name}").')
     return 0
 
 
@@ -255,8 +291,11 @@ def _note_in_history(args: argparse.Namespace, settings: Any, profile: Any, fit:
     try:
         with HistoryStore.open(db) as store:
             store.record_calibration(
-                datetime.now(UTC), {k: b.median for k, b in profile.baseline.items()},
-                profile=profile.name, view=profile.view, model=profile.model_name or "",
+                datetime.now(UTC),
+                {k: b.median for k, b in profile.baseline.items()},
+                profile=profile.name,
+                view=profile.view,
+                model=profile.model_name or "",
                 quality={"frames": fit.n_frames, "valid": fit.n_valid},
             )
     except (StoreError, SourceError) as exc:

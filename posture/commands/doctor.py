@@ -102,6 +102,7 @@ def diagnose(args: argparse.Namespace) -> list[Check]:
 
 # -- the checks -------------------------------------------------------------------------------
 
+
 def _check_config(path: Path | None) -> tuple[Settings, Check]:
     from posture.adapters.settings import config_path, load_settings
     from posture.core.errors import ConfigError
@@ -110,9 +111,13 @@ def _check_config(path: Path | None) -> tuple[Settings, Check]:
         loaded = load_settings(path)
     except ConfigError as exc:
         where = path or config_path()
-        return Settings(), Check("config", "fail", str(exc),
-                                 f"edit {where} (see `posture config show` for every setting), "
-                                 "or delete it to start from the defaults")
+        return Settings(), Check(
+            "config",
+            "fail",
+            str(exc),
+            f"edit {where} (see `posture config show` for every setting), "
+            "or delete it to start from the defaults",
+        )
     if not loaded.file_exists:
         return loaded.settings, Check("config", "ok", f"defaults ({loaded.path} not created yet)")
     return loaded.settings, Check("config", "ok", f"{loaded.path} is valid")
@@ -134,18 +139,28 @@ def _check_model(explicit: Path | None) -> tuple[Check, str | None]:
             if not ok:
                 states = ", ".join(f"{p.name}: {s}" for p, s in found) or "nothing pinned"
                 return Check(
-                    "model", "fail", f"no verified {spec.name} model in {models.cache_dir()} "
-                    f"({states})", "run `posture models fetch` (downloads, or builds it offline)",
+                    "model",
+                    "fail",
+                    f"no verified {spec.name} model in {models.cache_dir()} ({states})",
+                    "run `posture models fetch` (downloads, or builds it offline)",
                 ), None
             path = ok[0]
             sha = models.pinned_digests(spec)[path.name]
         MediaPipePose(path, mode="image").close()  # it must also load, not just hash right
     except ModelError as exc:
-        return Check("model", "fail", str(exc),
-                     "run `posture models fetch`, or pass a good file with --model"), None
+        return Check(
+            "model",
+            "fail",
+            str(exc),
+            "run `posture models fetch`, or pass a good file with --model",
+        ), None
     except (RuntimeError, ValueError) as exc:  # MediaPipe's own refusal to load a graph
-        return Check("model", "fail", f"{path} does not load: {exc}",
-                     "run `posture models fetch` to provision a fresh copy"), None
+        return Check(
+            "model",
+            "fail",
+            f"{path} does not load: {exc}",
+            "run `posture models fetch` to provision a fresh copy",
+        ), None
     return Check("model", "ok", f"{path.name} verified (sha256 {sha[:12]}...) and loads"), sha
 
 
@@ -165,20 +180,30 @@ def _check_camera(spec: str) -> Check:
     finally:
         source.close()
     if frame is None:
-        return Check("camera", "fail", f"{source.description} gave no frame",
-                     "check the file is a readable video or image folder")
+        return Check(
+            "camera",
+            "fail",
+            f"{source.description} gave no frame",
+            "check the file is a readable video or image folder",
+        )
     h, w = frame.image.shape[:2]
     issue = quality.image_issue(quality.image_stats(frame.image), frozen=False)
     if issue:
-        return Check("camera", "warn", f"{source.description}: {w} x {h}, but the image is {issue}",
-                     "open the privacy shutter, uncover the lens or add light")
+        return Check(
+            "camera",
+            "warn",
+            f"{source.description}: {w} x {h}, but the image is {issue}",
+            "open the privacy shutter, uncover the lens or add light",
+        )
     return Check("camera", "ok", f"{source.description}: {w} x {h} frame read")
 
 
 def _camera_fix(spec: str) -> str:
     if spec.strip().isdigit():
-        return ("close programs using the camera (video calls), try another index with "
-                "--source 1, or (Linux) add yourself to the 'video' group")
+        return (
+            "close programs using the camera (video calls), try another index with "
+            "--source 1, or (Linux) add yourself to the 'video' group"
+        )
     return "check the path or URL given with --source or monitor.source"
 
 
@@ -189,36 +214,55 @@ def _check_notifier(settings: Settings, *, send: bool) -> Check:
     chain = build_notifier(order)
     names = [b.name for b in chain.backends]
     if names == ["none"]:
-        return Check("notifications", "warn", "switched off (notify.backends = ['none'])",
-                     "set notify.backends in the config to get nudges")
+        return Check(
+            "notifications",
+            "warn",
+            "switched off (notify.backends = ['none'])",
+            "set notify.backends in the config to get nudges",
+        )
     if send:
-        result = chain.notify("posture doctor", "Test notification: if you can read this, "
-                              "nudges will reach you.")
+        result = chain.notify(
+            "posture doctor", "Test notification: if you can read this, nudges will reach you."
+        )
         if not result.delivered:
-            return Check("notifications", "fail", f"test not delivered: {result.error}",
-                         _notify_fix())
+            return Check(
+                "notifications", "fail", f"test not delivered: {result.error}", _notify_fix()
+            )
         if result.channel == "console" and names != ["console"]:
-            return Check("notifications", "fail",
-                         f"no desktop backend worked ({', '.join(names[:-1])}); only the "
-                         "console got the test", _notify_fix())
+            return Check(
+                "notifications",
+                "fail",
+                f"no desktop backend worked ({', '.join(names[:-1])}); only the "
+                "console got the test",
+                _notify_fix(),
+            )
         return Check("notifications", "ok", f"test notification delivered via {result.channel}")
     server = notification_server_running()
     if server is False:
-        return Check("notifications", "fail",
-                     "no notification server on the session bus (org.freedesktop.Notifications)",
-                     _notify_fix())
+        return Check(
+            "notifications",
+            "fail",
+            "no notification server on the session bus (org.freedesktop.Notifications)",
+            _notify_fix(),
+        )
     detail = f"backends {', '.join(names)}"
     if server is None:
-        return Check("notifications", "warn", f"{detail}; could not check for a server here",
-                     "run `posture doctor --notify-test` to send a test notification")
+        return Check(
+            "notifications",
+            "warn",
+            f"{detail}; could not check for a server here",
+            "run `posture doctor --notify-test` to send a test notification",
+        )
     return Check("notifications", "ok", f"{detail}; a notification server is running")
 
 
 def _notify_fix() -> str:
     if sys.platform.startswith("linux"):
-        return ("run inside your desktop session (DBUS_SESSION_BUS_ADDRESS set), with a "
-                "notification daemon (GNOME/KDE built in, or dunst/mako); install libnotify-bin "
-                "for notify-send")
+        return (
+            "run inside your desktop session (DBUS_SESSION_BUS_ADDRESS set), with a "
+            "notification daemon (GNOME/KDE built in, or dunst/mako); install libnotify-bin "
+            "for notify-send"
+        )
     if sys.platform == "darwin":
         return "allow notifications for your terminal in System Settings > Notifications"
     return "allow notifications for PowerShell in Settings > System > Notifications"
@@ -235,10 +279,19 @@ def notification_server_running() -> bool | None:
         return None
     try:
         proc = subprocess.run(
-            [exe, "--session", "--print-reply", "--dest=org.freedesktop.DBus",
-             "/org/freedesktop/DBus", "org.freedesktop.DBus.NameHasOwner",
-             "string:org.freedesktop.Notifications"],
-            capture_output=True, text=True, timeout=5, check=False,
+            [
+                exe,
+                "--session",
+                "--print-reply",
+                "--dest=org.freedesktop.DBus",
+                "/org/freedesktop/DBus",
+                "org.freedesktop.DBus.NameHasOwner",
+                "string:org.freedesktop.Notifications",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
         )
     except (OSError, subprocess.SubprocessError) as exc:
         log.debug("dbus-send failed: %s", exc)
@@ -287,12 +340,19 @@ def _check_profile(name: str, model_sha: str | None) -> Check:
     store = ProfileStore()
     try:
         if not store.exists(name):
-            return Check("profile", "warn",
-                         f"no profile {name!r}: the monitor judges against population norms",
-                         f"run `posture calibrate --profile {name}` for alerts that fit you")
+            return Check(
+                "profile",
+                "warn",
+                f"no profile {name!r}: the monitor judges against population norms",
+                f"run `posture calibrate --profile {name}` for alerts that fit you",
+            )
         profile = store.load(name)
-        check_profile(profile, view=profile.view, metric_version=current_metric_version(),
-                      model_sha256=model_sha)
+        check_profile(
+            profile,
+            view=profile.view,
+            metric_version=current_metric_version(),
+            model_sha256=model_sha,
+        )
     except ProfileError as exc:
         return Check("profile", "fail", str(exc), f"run `posture calibrate --profile {name}`")
     return Check("profile", "ok", f"{name!r} ({profile.view} view) is valid")
@@ -316,8 +376,12 @@ def _check_screen_lock() -> Check:
     state = probe.locked()
     if state is None:
         why = getattr(probe, "disabled_reason", "") or probe.description
-        return Check("screen lock", "ok", f"not detected here ({why}); the camera stays open "
-                     "while the screen is locked (snooze to release it)")
+        return Check(
+            "screen lock",
+            "ok",
+            f"not detected here ({why}); the camera stays open "
+            "while the screen is locked (snooze to release it)",
+        )
     return Check("screen lock", "ok", f"detected via {probe.description} (locked: {state})")
 
 
@@ -337,8 +401,12 @@ def print_table(checks: list[Check], file: Any = None) -> None:
     for col in ("check", "status", "details", "fix"):
         table.add_column(col, overflow="fold")
     for c in checks:
-        table.add_row(c.name, f"[{_STYLE[c.status]}]{c.status.upper()}[/]", c.detail,
-                      c.fix if c.status != "ok" else "")
+        table.add_row(
+            c.name,
+            f"[{_STYLE[c.status]}]{c.status.upper()}[/]",
+            c.detail,
+            c.fix if c.status != "ok" else "",
+        )
     console.print(table)
     failed = [c.name for c in checks if c.status == "fail"]
     if failed:

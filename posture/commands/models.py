@@ -30,7 +30,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     v.add_argument("name", nargs="?", default=None)
     v.set_defaults(func=_verify)
 
-    pa = msub.add_parser("path", help="print the path of the verified model (provisioning it if needed)")
+    pa = msub.add_parser(
+        "path", help="print the path of the verified model (provisioning it if needed)"
+    )
     pa.add_argument("name", nargs="?", default=None)
     pa.add_argument("--no-fetch", action="store_true", help="fail instead of provisioning")
     pa.set_defaults(func=_path)
@@ -58,13 +60,15 @@ def _list(args: argparse.Namespace) -> int:
     rows = []
     for spec in manifest.models.values():
         status = models.verify_cached(spec)
-        rows.append({
-            "name": spec.short,
-            "default": spec.name == manifest.default,
-            "url": spec.url,
-            "offline_recipe": spec.offline is not None,
-            "cached": {p.name: s for p, s in status},
-        })
+        rows.append(
+            {
+                "name": spec.short,
+                "default": spec.name == manifest.default,
+                "url": spec.url,
+                "offline_recipe": spec.offline is not None,
+                "cached": {p.name: s for p, s in status},
+            }
+        )
     if args.json:
         print(json.dumps({"cache_dir": str(models.cache_dir()), "models": rows}, indent=2))
         return 0
@@ -86,13 +90,17 @@ def _verify(args: argparse.Namespace) -> int:
             print(f"{status:<8} {path}")
             if status == "corrupt":
                 bad += 1
-                print(f"         checksum mismatch: run `posture models fetch {spec.short} --force`")
+                print(
+                    f"         checksum mismatch: run `posture models fetch {spec.short} --force`"
+                )
     return 1 if bad else 0
 
 
 def _path(args: argparse.Namespace) -> int:
     resolved = models.resolve(
-        args.name, allow_download=not args.no_fetch, allow_build=not args.no_fetch,
+        args.name,
+        allow_download=not args.no_fetch,
+        allow_build=not args.no_fetch,
         progress=stderr_progress(),
     )
     print(resolved.path)

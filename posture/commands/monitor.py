@@ -25,11 +25,17 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--config", type=Path, help="settings file (default: user config dir)")
     p.add_argument("--preview", action="store_true", help="show an OpenCV window with the skeleton")
     p.add_argument("--no-notify", action="store_true", help="print alerts instead of notifying")
-    p.add_argument("--fast", action="store_true",
-                   help="play video files as fast as possible instead of in real time")
+    p.add_argument(
+        "--fast",
+        action="store_true",
+        help="play video files as fast as possible instead of in real time",
+    )
     p.add_argument("--max-seconds", type=float, help="stop after this many seconds")
-    p.add_argument("--no-control", action="store_true",
-                   help="do not open the control socket (snooze/resume/status)")
+    p.add_argument(
+        "--no-control",
+        action="store_true",
+        help="do not open the control socket (snooze/resume/status)",
+    )
     p.set_defaults(func=run)
 
     s = sub.add_parser("snooze", help="pause alerts of the running monitor (e.g. 30m, 1h)")

@@ -98,8 +98,14 @@ def load_summary(db: Path, period: Period, tz: tzinfo) -> tuple[Summary | None, 
     from posture.adapters.store import HistoryStore
 
     if not db.exists():
-        return None, (f"No posture history yet (looked for {db}). Run `posture monitor` for a "
-                      "while, then ask again."), []
+        return (
+            None,
+            (
+                f"No posture history yet (looked for {db}). Run `posture monitor` for a "
+                "while, then ask again."
+            ),
+            [],
+        )
     writable = os.access(db, os.W_OK) and os.access(db.parent, os.W_OK)
     with HistoryStore.open(db, readonly=not writable) as store:
         trend_first = min(period.first, period.last - timedelta(days=29))
@@ -109,11 +115,17 @@ def load_summary(db: Path, period: Period, tz: tzinfo) -> tuple[Summary | None, 
         has_any = store.time_range() is not None
     summary = summarize(history, period.first, period.last, tz)
     if summary.empty:
-        when = (f"on {period.first:%a %-d %b %Y}" if period.first == period.last
-                else f"between {period.first:%-d %b} and {period.last:%-d %b %Y}")
-        msg = (f"Nothing was monitored {when}." if has_any else
-               f"The history in {db} is empty so far. Run `posture monitor` for a while, then "
-               "ask again.")
+        when = (
+            f"on {period.first:%a %-d %b %Y}"
+            if period.first == period.last
+            else f"between {period.first:%-d %b} and {period.last:%-d %b %Y}"
+        )
+        msg = (
+            f"Nothing was monitored {when}."
+            if has_any
+            else f"The history in {db} is empty so far. Run `posture monitor` for a while, then "
+            "ask again."
+        )
         return summary, msg, notices
     return summary, "", notices
 
@@ -127,7 +139,7 @@ def _default_out(period: Period, fmt: str) -> Path:
 
     d = Path(platformdirs.user_data_dir("posture", appauthor=False)) / "reports"
     d.mkdir(parents=True, exist_ok=True)
-    return d / f"posture-report-{_label(period)}.{ 'txt' if fmt == 'text' else fmt}"
+    return d / f"posture-report-{_label(period)}.{'txt' if fmt == 'text' else fmt}"
 
 
 def run(args: argparse.Namespace, *, today: date | None = None) -> int:
@@ -166,8 +178,9 @@ def run(args: argparse.Namespace, *, today: date | None = None) -> int:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(content, encoding="utf-8")
     except OSError as exc:
-        raise ReportError(f"cannot write the report to {out}: {exc.strerror}; choose another "
-                          "--out PATH") from exc
+        raise ReportError(
+            f"cannot write the report to {out}: {exc.strerror}; choose another --out PATH"
+        ) from exc
     print(f"Report written to {out}", file=sys.stderr)
     if args.open and not webbrowser.open(out.resolve().as_uri()):
         print(f"posture: could not open a browser; open {out} yourself", file=sys.stderr)
@@ -206,15 +219,30 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     when.add_argument("--day", metavar="DATE", help="one day (default: today)")
     when.add_argument("--week", action="store_true", help="the last 7 days, today included")
     when.add_argument("--from", dest="from_day", metavar="DATE", help="first day of a range")
-    p.add_argument("--to", dest="to_day", metavar="DATE", help="last day of a range (with --from;"
-                   " default today)")
-    p.add_argument("--format", choices=FORMATS, default="text",
-                   help="text (terminal, default), html (one offline file), csv (per minute), "
-                   "json (all numbers); see docs/REPORTS.md")
-    p.add_argument("--out", metavar="PATH", help="write to PATH ('-' for stdout); HTML goes to "
-                   "the posture data dir's reports/ folder when omitted")
+    p.add_argument(
+        "--to",
+        dest="to_day",
+        metavar="DATE",
+        help="last day of a range (with --from; default today)",
+    )
+    p.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="text",
+        help="text (terminal, default), html (one offline file), csv (per minute), "
+        "json (all numbers); see docs/REPORTS.md",
+    )
+    p.add_argument(
+        "--out",
+        metavar="PATH",
+        help="write to PATH ('-' for stdout); HTML goes to "
+        "the posture data dir's reports/ folder when omitted",
+    )
     p.add_argument("--open", action="store_true", help="open the written report (browser)")
     p.add_argument("--db", metavar="PATH", help="history database (default: the user data dir)")
-    p.add_argument("--tz", metavar="ZONE", help="time zone for days and clock times, e.g. "
-                   "Europe/Berlin (default: the system's)")
+    p.add_argument(
+        "--tz",
+        metavar="ZONE",
+        help="time zone for days and clock times, e.g. Europe/Berlin (default: the system's)",
+    )
     p.set_defaults(func=run)

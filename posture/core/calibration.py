@@ -91,7 +91,12 @@ PRIMARY_METRICS: dict[str, tuple[str, ...]] = {
 """Per view family, the metrics a baseline cannot do without (the forward-head signals)."""
 
 GLANCE_METRICS: tuple[str, ...] = (
-    "cva_deg", "neck_angle_deg", "neck_flexion_deg", "head_drop", "nose_drop", "face_scale",
+    "cva_deg",
+    "neck_angle_deg",
+    "neck_flexion_deg",
+    "head_drop",
+    "nose_drop",
+    "face_scale",
 )
 """Metrics a glance at the keyboard moves; the glance step learns how far."""
 
@@ -216,7 +221,12 @@ def _profile_from_dict(data: object, where: str) -> Profile:
     if missing:
         raise _bad(where, f"missing field(s) {', '.join(missing)}")
     known = set(required) | {
-        "schema_version", "model", "glance", "cva_offset_deg", "limits", "frames",
+        "schema_version",
+        "model",
+        "glance",
+        "cva_offset_deg",
+        "limits",
+        "frames",
     }
     extra = sorted(set(data) - known)
     if extra:
@@ -234,7 +244,7 @@ def _profile_from_dict(data: object, where: str) -> Profile:
     model_sha: str | None = None
     if model is not None:
         if not isinstance(model, dict) or set(model) != {"name", "sha256"}:
-            raise _bad(where, "field 'model' must be null or {\"name\": ..., \"sha256\": ...}")
+            raise _bad(where, 'field \'model\' must be null or {"name": ..., "sha256": ...}')
         model_name, model_sha = model["name"], model["sha256"]
         if not isinstance(model_name, str) or not (
             isinstance(model_sha, str)
@@ -252,15 +262,25 @@ def _profile_from_dict(data: object, where: str) -> Profile:
     if (
         not isinstance(frames, dict)
         or set(frames) != {"total", "valid"}
-        or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0
-                   for v in frames.values())
+        or not all(
+            isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in frames.values()
+        )
     ):
-        raise _bad(where, "field 'frames' must be {\"total\": int >= 0, \"valid\": int >= 0}")
+        raise _bad(where, 'field \'frames\' must be {"total": int >= 0, "valid": int >= 0}')
     return Profile(
-        name=data["name"], view=data["view"], source=data["source"], model_name=model_name,
-        model_sha256=model_sha, metric_version=mv, baseline=baseline,
-        created_utc=data["created_utc"], glance=glance, cva_offset_deg=float(offset),
-        limits=limits, n_frames=frames["total"], n_valid=frames["valid"],
+        name=data["name"],
+        view=data["view"],
+        source=data["source"],
+        model_name=model_name,
+        model_sha256=model_sha,
+        metric_version=mv,
+        baseline=baseline,
+        created_utc=data["created_utc"],
+        glance=glance,
+        cva_offset_deg=float(offset),
+        limits=limits,
+        n_frames=frames["total"],
+        n_valid=frames["valid"],
     )
 
 
@@ -353,8 +373,13 @@ def _as_arrays(
     luma: npt.ArrayLike,
     in_frame: npt.ArrayLike,
     views: npt.ArrayLike,
-) -> tuple[dict[str, FloatArray], npt.NDArray[np.bool_], FloatArray, npt.NDArray[np.bool_],
-           npt.NDArray[np.str_]]:
+) -> tuple[
+    dict[str, FloatArray],
+    npt.NDArray[np.bool_],
+    FloatArray,
+    npt.NDArray[np.bool_],
+    npt.NDArray[np.str_],
+]:
     p = np.asarray(person, dtype=bool).reshape(-1)
     n = p.shape[0]
     lu = np.asarray(luma, dtype=float).reshape(-1)
@@ -417,8 +442,9 @@ def _gate_frames(
     dominant = str(names[int(np.argmax(counts))]) if family is None else family
     agree = float(np.mean(fams == dominant))
     if agree < cfg.min_view_fraction:
-        parts = ", ".join(f"{nm} {100 * c / fams.size:.0f}%" for nm, c in zip(names, counts,
-                                                                              strict=True))
+        parts = ", ".join(
+            f"{nm} {100 * c / fams.size:.0f}%" for nm, c in zip(names, counts, strict=True)
+        )
         expected = "" if family is None else f" (the profile is {family} view)"
         raise CalibrationError(
             f"{step}: the view changed during calibration ({parts}){expected}. Fix: keep the "
@@ -453,9 +479,7 @@ def fit_baseline(
     view, valid = _gate_frames(ms, p, lu, fr, vw, cfg, step)
     family = view_family(view)
     primary = [m for m in PRIMARY_METRICS[family] if m in ms]
-    usable = valid & (
-        np.any([np.isfinite(ms[m]) for m in primary], axis=0) if primary else False
-    )
+    usable = valid & (np.any([np.isfinite(ms[m]) for m in primary], axis=0) if primary else False)
     n_valid = int(np.count_nonzero(usable))
     if n_valid < cfg.min_valid_frames:
         raise CalibrationError(
@@ -557,10 +581,18 @@ def make_profile(
 ) -> Profile:
     """Assemble a calibrated profile from a baseline fit and what it is valid for."""
     return Profile(
-        name=name, view=fit.view, source=source, model_name=model_name,
-        model_sha256=model_sha256, metric_version=metric_version, baseline=dict(fit.baseline),
-        created_utc=created_utc, glance=dict(glance or {}), cva_offset_deg=cva_offset_deg,
-        n_frames=fit.n_frames, n_valid=fit.n_valid,
+        name=name,
+        view=fit.view,
+        source=source,
+        model_name=model_name,
+        model_sha256=model_sha256,
+        metric_version=metric_version,
+        baseline=dict(fit.baseline),
+        created_utc=created_utc,
+        glance=dict(glance or {}),
+        cva_offset_deg=cva_offset_deg,
+        n_frames=fit.n_frames,
+        n_valid=fit.n_valid,
     )
 
 
@@ -598,7 +630,14 @@ def default_profile(norms: Mapping[str, Any], view: str) -> Profile:
             f"calibration/default.json is incomplete or malformed ({exc!r}); reinstall posture"
         ) from exc
     return Profile(
-        name="default", view=view, source="population-default", model_name=None,
-        model_sha256=None, metric_version=version, baseline=baseline, created_utc="",
-        cva_offset_deg=offset, limits=limits,
+        name="default",
+        view=view,
+        source="population-default",
+        model_name=None,
+        model_sha256=None,
+        metric_version=version,
+        baseline=baseline,
+        created_utc="",
+        cva_offset_deg=offset,
+        limits=limits,
     )

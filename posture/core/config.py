@@ -139,16 +139,20 @@ class JudgeConfig:
         3.0, "ratio metrics (front view) fault beyond k x MAD of the calibration baseline", 1, 20
     )
     mad_floor_ratio: float = _f(
-        0.02, "smallest MAD used for ratio metrics (a very still calibration is not noise-free)",
-        0.0, 1.0,
+        0.02,
+        "smallest MAD used for ratio metrics (a very still calibration is not noise-free)",
+        0.0,
+        1.0,
     )
     mad_floor_deg: float = _f(1.0, "smallest MAD used for angle metrics", 0.0, 20.0)
     persistence_s: float = _f(
         30.0, "a fault must hold this long before a slouch episode starts", 5, 3600
     )
     persistence_fraction: float = _f(
-        0.8, "share of the last persistence_s the fault must be present (brief good frames ok)",
-        0.5, 1.0,
+        0.8,
+        "share of the last persistence_s the fault must be present (brief good frames ok)",
+        0.5,
+        1.0,
     )
     recover_window_s: float = _f(10.0, "window over which recovery is judged", 1, 600)
     recover_fraction: float = _f(
@@ -178,7 +182,9 @@ class JudgeConfig:
         _validate(self, "judge")
         if self.sitting_reset_away_s < self.away_after_s:
             raise FieldError(
-                "judge", "sitting_reset_away_s", self.sitting_reset_away_s,
+                "judge",
+                "sitting_reset_away_s",
+                self.sitting_reset_away_s,
                 f"a number >= judge.away_after_s ({self.away_after_s:g})",
             )
 
@@ -201,7 +207,9 @@ class MonitorConfig:
         _validate(self, "monitor")
         if self.max_fps < self.min_fps:
             raise FieldError(
-                "monitor", "max_fps", self.max_fps,
+                "monitor",
+                "max_fps",
+                self.max_fps,
                 f"a number >= monitor.min_fps ({self.min_fps:g})",
             )
 
@@ -211,7 +219,8 @@ class NotifyConfig:
     """Desktop notifications ([notify])."""
 
     backends: tuple[str, ...] = _f(
-        ("plyer", "notify-send", "console"), "notifier backends, tried in order",
+        ("plyer", "notify-send", "console"),
+        "notifier backends, tried in order",
         choices=NOTIFY_BACKENDS,
     )
 
@@ -219,7 +228,9 @@ class NotifyConfig:
         _validate(self, "notify")
         if not self.backends:
             raise FieldError(
-                "notify", "backends", list(self.backends),
+                "notify",
+                "backends",
+                list(self.backends),
                 f"a non-empty list of {', '.join(repr(c) for c in NOTIFY_BACKENDS)}",
             )
 
@@ -274,7 +285,9 @@ class Settings:
         # holes that persistence reads as unknown time, so no fault could ever persist.
         if self.judge.max_hold_s * self.monitor.min_fps < 1.0:
             raise FieldError(
-                "judge", "max_hold_s", self.judge.max_hold_s,
+                "judge",
+                "max_hold_s",
+                self.judge.max_hold_s,
                 f"a number >= 1 / monitor.min_fps ({1.0 / self.monitor.min_fps:g} s)",
             )
 
@@ -287,4 +300,3 @@ SECTIONS: dict[str, type] = {
     "calibration": CalibrationConfig,
 }
 """TOML table name -> settings dataclass, in the order the template and `config show` use."""
-

@@ -31,45 +31,65 @@ class Exercise:
 
 EXERCISES: tuple[Exercise, ...] = (
     Exercise(
-        "chin_tuck", "Chin tuck", "10 reps, hold 3-5 s each",
+        "chin_tuck",
+        "Chin tuck",
+        "10 reps, hold 3-5 s each",
         "Glide your chin straight back as if making a double chin, eyes level.",
     ),
     Exercise(
-        "doorway_pec_stretch", "Doorway pec stretch", "30 s, 3 times",
+        "doorway_pec_stretch",
+        "Doorway pec stretch",
+        "30 s, 3 times",
         "Forearms on the door frame at shoulder height, step through until the chest stretches.",
     ),
     Exercise(
-        "prone_scaption", "Prone scaption", "3 × 10",
+        "prone_scaption",
+        "Prone scaption",
+        "3 × 10",
         "Lying face down, lift straight arms in a Y, thumbs up, shoulder blades down and back.",
     ),
     Exercise(
-        "half_kneeling_hold", "Half-kneeling hold", "30 s, 3 times each leg",
+        "half_kneeling_hold",
+        "Half-kneeling hold",
+        "30 s, 3 times each leg",
         "Kneel on one knee, tuck the pelvis under and squeeze that glute until the hip front "
         "stretches.",
     ),
     Exercise(
-        "shrugs_rolls", "Shoulder shrugs and rolls", "3 × 10",
+        "shrugs_rolls",
+        "Shoulder shrugs and rolls",
+        "3 × 10",
         "Lift the shoulders towards the ears, then roll them back and down.",
     ),
     Exercise(
-        "arm_circles", "Arm circles", "10 forward, then 10 back",
+        "arm_circles",
+        "Arm circles",
+        "10 forward, then 10 back",
         "Arms out to the sides, slow circles that start small and grow.",
     ),
     Exercise(
-        "neck_circles", "Slow neck circles", "5 each way",
+        "neck_circles",
+        "Slow neck circles",
+        "5 each way",
         "Let the head roll slowly round, then the other way; stop short of any pain.",
     ),
     Exercise(
-        "door_frame_rotation", "Door-frame back rotation", "hold 10 s each side",
+        "door_frame_rotation",
+        "Door-frame back rotation",
+        "hold 10 s each side",
         "Stand side-on to a door frame, hold it with both hands and turn your upper back "
         "towards it.",
     ),
     Exercise(
-        "cross_body_stretch", "Cross-body shoulder stretch", "30 s each arm",
+        "cross_body_stretch",
+        "Cross-body shoulder stretch",
+        "30 s each arm",
         "Bring one arm across the chest and hold it above the elbow with the other hand.",
     ),
     Exercise(
-        "head_chest_stretch", "Head-chest stretch", "hold 5 s, 5 times",
+        "head_chest_stretch",
+        "Head-chest stretch",
+        "hold 5 s, 5 times",
         "Hands behind the head, elbows back, squeeze the shoulder blades together.",
     ),
 )
@@ -81,10 +101,16 @@ FOR_FAULT: dict[str, tuple[str, ...]] = {
     "forward_head": ("chin_tuck", "head_chest_stretch", "prone_scaption", "neck_circles"),
     "head_drop": ("chin_tuck", "head_chest_stretch", "shrugs_rolls", "neck_circles"),
     "rounded_shoulders": (
-        "doorway_pec_stretch", "prone_scaption", "head_chest_stretch", "shrugs_rolls",
+        "doorway_pec_stretch",
+        "prone_scaption",
+        "head_chest_stretch",
+        "shrugs_rolls",
     ),
     "leaning_in": (
-        "half_kneeling_hold", "door_frame_rotation", "doorway_pec_stretch", "chin_tuck",
+        "half_kneeling_hold",
+        "door_frame_rotation",
+        "doorway_pec_stretch",
+        "chin_tuck",
     ),
     "head_tilt": ("neck_circles", "shrugs_rolls", "cross_body_stretch", "chin_tuck"),
 }

@@ -481,13 +481,18 @@ class Judge:
         if ep is None and active:
             primary = min(active, key=lambda f: self._tracks[f].active_order)
             onsets = [self._tracks[f].onset_s for f in active]
-            start = min(o for o in onsets if o is not None) if any(
-                o is not None for o in onsets) else t
+            start = (
+                min(o for o in onsets if o is not None) if any(o is not None for o in onsets) else t
+            )
             tr = self._tracks[primary]
             # The episode's statistics start with the primary fault's run, from its onset.
             ep = self._episode = _Episode(
-                start_s=start, primary=primary, faults=list(active),
-                dev_sum=tr.run_sum, dev_n=tr.run_n, dev_peak=tr.run_peak,
+                start_s=start,
+                primary=primary,
+                faults=list(active),
+                dev_sum=tr.run_sum,
+                dev_n=tr.run_n,
+                dev_peak=tr.run_peak,
             )
             events.append(SlouchStarted(t, start_s=start, faults=tuple(active)))
             return

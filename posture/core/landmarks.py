@@ -55,12 +55,17 @@ class Landmark(IntEnum):
 
 # Skeleton edges drawn by the preview window (upper body and arms: what a desk camera sees).
 SKELETON_EDGES: tuple[tuple[int, int], ...] = (
-    (Landmark.LEFT_EAR, Landmark.LEFT_EYE), (Landmark.RIGHT_EAR, Landmark.RIGHT_EYE),
-    (Landmark.LEFT_EYE, Landmark.NOSE), (Landmark.RIGHT_EYE, Landmark.NOSE),
+    (Landmark.LEFT_EAR, Landmark.LEFT_EYE),
+    (Landmark.RIGHT_EAR, Landmark.RIGHT_EYE),
+    (Landmark.LEFT_EYE, Landmark.NOSE),
+    (Landmark.RIGHT_EYE, Landmark.NOSE),
     (Landmark.LEFT_SHOULDER, Landmark.RIGHT_SHOULDER),
-    (Landmark.LEFT_SHOULDER, Landmark.LEFT_ELBOW), (Landmark.LEFT_ELBOW, Landmark.LEFT_WRIST),
-    (Landmark.RIGHT_SHOULDER, Landmark.RIGHT_ELBOW), (Landmark.RIGHT_ELBOW, Landmark.RIGHT_WRIST),
-    (Landmark.LEFT_SHOULDER, Landmark.LEFT_HIP), (Landmark.RIGHT_SHOULDER, Landmark.RIGHT_HIP),
+    (Landmark.LEFT_SHOULDER, Landmark.LEFT_ELBOW),
+    (Landmark.LEFT_ELBOW, Landmark.LEFT_WRIST),
+    (Landmark.RIGHT_SHOULDER, Landmark.RIGHT_ELBOW),
+    (Landmark.RIGHT_ELBOW, Landmark.RIGHT_WRIST),
+    (Landmark.LEFT_SHOULDER, Landmark.LEFT_HIP),
+    (Landmark.RIGHT_SHOULDER, Landmark.RIGHT_HIP),
     (Landmark.LEFT_HIP, Landmark.RIGHT_HIP),
 )
 

@@ -36,9 +36,7 @@ from posture.core.events import (
     Verdict,
 )
 
-SCORE_DEFINITION = (
-    "score = good time / (good + slouching time); away and unknown time are left out"
-)
+SCORE_DEFINITION = "score = good time / (good + slouching time); away and unknown time are left out"
 """One line printed next to every score."""
 
 MIN_BREAK_S = 60.0
@@ -83,15 +81,25 @@ class MinuteRows:
         """No rows."""
         z = np.zeros(0)
         return cls(
-            np.zeros(0, dtype=np.int64), np.zeros((0, len(STATES))), np.zeros((0, len(FAULTS))),
-            z, z, z, z,
+            np.zeros(0, dtype=np.int64),
+            np.zeros((0, len(STATES))),
+            np.zeros((0, len(FAULTS))),
+            z,
+            z,
+            z,
+            z,
         )
 
     def select(self, mask: np.ndarray) -> MinuteRows:
         """Return the rows where `mask` holds."""
         return MinuteRows(
-            self.t_unix[mask], self.state_s[mask], self.fault_s[mask], self.cva_deg[mask],
-            self.neck_angle_deg[mask], self.dev_cva_deg[mask], self.dev_neck_angle_deg[mask],
+            self.t_unix[mask],
+            self.state_s[mask],
+            self.fault_s[mask],
+            self.cva_deg[mask],
+            self.neck_angle_deg[mask],
+            self.dev_cva_deg[mask],
+            self.dev_neck_angle_deg[mask],
         )
 
 
@@ -241,10 +249,7 @@ def local_offsets_s(t_unix: np.ndarray, tz: tzinfo) -> np.ndarray:
     uniq, inverse = np.unique(q, return_inverse=True)
     offs = np.array(
         [
-            datetime.fromtimestamp(int(u) * 900, tz=UTC)
-            .astimezone(tz)
-            .utcoffset()
-            .total_seconds()  # type: ignore[union-attr]
+            datetime.fromtimestamp(int(u) * 900, tz=UTC).astimezone(tz).utcoffset().total_seconds()  # type: ignore[union-attr]
             for u in uniq
         ]
     )
@@ -271,9 +276,9 @@ def _score(good: float, slouch: float) -> float | None:
     return None if total <= 0 else 100.0 * good / total
 
 
-def daily_stats(minutes: MinuteRows, first_day: date, last_day: date, tz: tzinfo) -> tuple[
-    DayStats, ...
-]:
+def daily_stats(
+    minutes: MinuteRows, first_day: date, last_day: date, tz: tzinfo
+) -> tuple[DayStats, ...]:
     """Per local day totals and score for every day of the span (days without data included)."""
     n_days = (last_day - first_day).days + 1
     if n_days <= 0:
@@ -359,8 +364,9 @@ def summarize(
             key=lambda a: a.t_unix,
         )
     )
-    alert_counts = {k: sum(1 for a in alerts if a.kind == k) for k in ("nudge", "escalation",
-                                                                        "break")}
+    alert_counts = {
+        k: sum(1 for a in alerts if a.kind == k) for k in ("nudge", "escalation", "break")
+    }
     recov = [a.recovery_s for a in alerts if a.kind != "break" and a.recovery_s is not None]
     median_recovery = float(np.median(recov)) if recov else None
 
@@ -376,8 +382,7 @@ def summarize(
 
     measured = np.isfinite(m.cva_deg) | np.isfinite(m.neck_angle_deg)
 
-    heat_days = tuple(first_day + timedelta(days=i) for i in range((last_day - first_day).days
-                                                                     + 1))
+    heat_days = tuple(first_day + timedelta(days=i) for i in range((last_day - first_day).days + 1))
     slouch_pct, mon_min = _heatmap(m, first_day, len(heat_days), tz)
 
     daily = daily_stats(m, first_day, last_day, tz)
@@ -491,12 +496,14 @@ def video_summary(
     t = np.array([p[0] for p in pairs], dtype=np.float64)
     t0 = float(start_s) if start_s is not None else (float(t[0]) if t.size else 0.0)
     dur = hold_durations(t, end_s)
-    seconds = float(end_s - t0) if end_s is not None else (
-        float(t[-1] + dur[-1] - t0) if t.size else 0.0
+    seconds = (
+        float(end_s - t0) if end_s is not None else (float(t[-1] + dur[-1] - t0) if t.size else 0.0)
     )
     state_idx = np.array([_STATE_INDEX[p[1].state] for p in pairs], dtype=np.int64)
-    state_s = np.bincount(state_idx, weights=dur, minlength=len(STATES)) if t.size else np.zeros(
-        len(STATES)
+    state_s = (
+        np.bincount(state_idx, weights=dur, minlength=len(STATES))
+        if t.size
+        else np.zeros(len(STATES))
     )
     fault_mask = np.array(
         [[f in p[1].active_faults for f in FAULTS] for p in pairs], dtype=bool
@@ -515,11 +522,18 @@ def video_summary(
             if open_ep is not None and open_ep["end"] is None:
                 open_ep["end"] = round(ev.end_s - t0, 3)
                 open_ep["start"] = round(ev.start_s - t0, 3)
-                open_ep["faults"] = sorted(set(open_ep["faults"]) | set(ev.faults),  # type: ignore[call-overload]
-                                           key=FAULTS.index)
+                open_ep["faults"] = sorted(
+                    set(open_ep["faults"]) | set(ev.faults),  # type: ignore[call-overload]
+                    key=FAULTS.index,
+                )
             else:
-                episodes.append({"start": round(ev.start_s - t0, 3), "end": round(ev.end_s - t0, 3),
-                                 "faults": list(ev.faults)})
+                episodes.append(
+                    {
+                        "start": round(ev.start_s - t0, 3),
+                        "end": round(ev.end_s - t0, 3),
+                        "faults": list(ev.faults),
+                    }
+                )
             open_ep = None
         elif isinstance(ev, (Nudge, Escalation, BreakDue)):
             kind = {Nudge: "nudge", Escalation: "escalation", BreakDue: "break"}[type(ev)]
@@ -530,8 +544,9 @@ def video_summary(
 
     return {
         "seconds": round(seconds, 3),
-        "share": {s: (float(state_s[i]) / total if total > 0 else 0.0) for i, s in
-                  enumerate(STATES)},
+        "share": {
+            s: (float(state_s[i]) / total if total > 0 else 0.0) for i, s in enumerate(STATES)
+        },
         "fault_minutes": {f: float(fault_s[i]) / 60.0 for i, f in enumerate(FAULTS)},
         "episodes": episodes,
         "alerts": alerts,

@@ -28,17 +28,27 @@ def main() -> None:
     rows = []
     for i in range(120):
         slouch = 60 <= i < 90  # 30 s slouching with forward head and head drop
-        rows.append((1, T0 + i, "slouching" if slouch else "good",
-                     "forward_head,head_drop" if slouch else "",
-                     44.0 if slouch else 52.0, 40.0 if slouch else 35.0))
+        rows.append(
+            (
+                1,
+                T0 + i,
+                "slouching" if slouch else "good",
+                "forward_head,head_drop" if slouch else "",
+                44.0 if slouch else 52.0,
+                40.0 if slouch else 35.0,
+            )
+        )
     conn.executemany("INSERT INTO samples VALUES (?, ?, ?, ?, ?, ?)", rows)
     conn.execute(
         "INSERT INTO episodes (session_id, start_unix, end_unix, faults, peak_deviation, "
         "mean_deviation) VALUES (1, ?, ?, 'forward_head,head_drop', 9.5, 8.0)",
         (T0 + 60, T0 + 90),
     )
-    conn.execute("INSERT INTO alerts (session_id, t_unix, kind, text) VALUES "
-                 "(1, ?, 'nudge', 'forward head for 1 min')", (T0 + 75,))
+    conn.execute(
+        "INSERT INTO alerts (session_id, t_unix, kind, text) VALUES "
+        "(1, ?, 'nudge', 'forward head for 1 min')",
+        (T0 + 75,),
+    )
     conn.execute("PRAGMA user_version = 1")
     conn.commit()
     conn.execute("VACUUM")
