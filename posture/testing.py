@@ -412,3 +412,21 @@ class ReplayCamera:
     def close(self) -> None:
         """Mark closed (the monitor closes it while snoozed)."""
         self.closed = True
+
+
+def sitting_side_dir() -> Path:
+    """Where the labelled sitting-side photos are (tests, bench and the study use them).
+
+    `$POSTURE_SITTING_SIDE`, else `../shared/data/sitting-side` beside the checkout, else
+    `/work/shared/data/sitting-side`; the first that holds `labels.csv` (else the second).
+    """
+    import os
+
+    repo = Path(__file__).resolve().parents[1]
+    env = os.environ.get("POSTURE_SITTING_SIDE")
+    candidates = [Path(env)] if env else []
+    candidates += [
+        repo.parent / "shared" / "data" / "sitting-side",
+        Path("/work/shared/data/sitting-side"),
+    ]
+    return next((c for c in candidates if (c / "labels.csv").is_file()), candidates[-2])

@@ -66,6 +66,7 @@ from posture.core.filters import (  # noqa: E402
 )
 from posture.core.geometry import METRIC_KEYS, compute_metrics, frame_metrics  # noqa: E402
 from posture.core.landmarks import PoseBatch, PoseFrame  # noqa: E402
+from posture.testing import sitting_side_dir  # noqa: E402
 
 CACHE = REPO / "tests" / "data" / "sitting_side_landmarks.npz"
 FPS = 30.0
@@ -204,7 +205,7 @@ def measure_model_noise(model: Path, photos: int = 3, frames: int = 90) -> tuple
 
     from posture.adapters.pose import MediaPipePose
 
-    data = REPO.parent / "shared" / "data" / "sitting-side"
+    data = SIDE_DATA
     with open(data / "labels.csv", newline="") as f:
         files = [r["file"] for r in csv.DictReader(f)]
     rng = np.random.default_rng(0)
@@ -229,7 +230,7 @@ def measure_model_noise(model: Path, photos: int = 3, frames: int = 90) -> tuple
 
 # --- pipeline benchmarks -------------------------------------------------------------------------
 
-SIDE_DATA = REPO.parent / "shared" / "data" / "sitting-side"
+SIDE_DATA = sitting_side_dir()
 STEADY_PHOTO = "image_20241009_224659_jpg.rf.455cdd67f9795c08ba1be20a12d4cda4.jpg"
 """A 'good' side photo (CVA estimate about 84 deg): the steady good sitter."""
 

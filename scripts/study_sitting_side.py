@@ -32,27 +32,9 @@ sys.path.insert(0, str(REPO))
 
 from posture.core.geometry import compute_metrics  # noqa: E402
 from posture.core.landmarks import PoseBatch, PoseFrame  # noqa: E402
+from posture.testing import sitting_side_dir  # noqa: E402
 
-
-def find_data_dir() -> Path:
-    """The photos: $POSTURE_SITTING_SIDE, else ../shared/data/sitting-side beside the checkout,
-    else /work/shared/data/sitting-side (where the development machines keep it)."""
-    import os
-
-    candidates = [
-        Path(os.environ["POSTURE_SITTING_SIDE"])
-        if os.environ.get("POSTURE_SITTING_SIDE")
-        else None,
-        REPO.parent / "shared" / "data" / "sitting-side",
-        Path("/work/shared/data/sitting-side"),
-    ]
-    for c in candidates:
-        if c is not None and (c / "labels.csv").is_file():
-            return c
-    return candidates[1]  # type: ignore[return-value]
-
-
-DATA = find_data_dir()
+DATA = sitting_side_dir()
 CACHE = REPO / "tests" / "data" / "sitting_side_landmarks.npz"
 DEFAULT_MODEL: Path | None = None  # None: the verified cached model (posture models path)
 CLINICAL_CVA_CUTOFF_DEG = 50.0

@@ -19,11 +19,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from posture.testing import moving_photo_clip
+from posture.testing import moving_photo_clip, sitting_side_dir
 
-SITTING = Path(__file__).resolve().parents[2] / "shared" / "data" / "sitting-side"
-if not (SITTING / "labels.csv").is_file():
-    SITTING = Path("/work/shared/data/sitting-side")
+SITTING = sitting_side_dir()
 UPRIGHT_PHOTO = "good_posture_20241012_172340_png.rf.c583c2f7309d94e907e8b5ea22f12105.jpg"
 """Clearly upright (annotated head-shoulder angle 77.6 deg), facing right, head well inside."""
 

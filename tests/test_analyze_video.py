@@ -12,11 +12,9 @@ import numpy as np
 import pytest
 
 from posture.cli import main
-from posture.testing import moving_photo_clip
+from posture.testing import moving_photo_clip, sitting_side_dir
 
-SITTING = Path(__file__).resolve().parents[2] / "shared" / "data" / "sitting-side"
-if not (SITTING / "labels.csv").is_file():
-    SITTING = Path("/work/shared/data/sitting-side")
+SITTING = sitting_side_dir()
 FPS = 5.0
 
 pytestmark = pytest.mark.skipif(not SITTING.is_dir(), reason="sitting-side photos not found")

@@ -13,11 +13,9 @@ import pytest
 import skimage.data
 
 from posture.cli import main
-from posture.testing import moving_photo_clip
+from posture.testing import moving_photo_clip, sitting_side_dir
 
-SITTING = Path(__file__).resolve().parents[2] / "shared" / "data" / "sitting-side"
-if not (SITTING / "labels.csv").is_file():
-    SITTING = Path("/work/shared/data/sitting-side")
+SITTING = sitting_side_dir()
 
 
 def write_clip(frames: list[np.ndarray], path: Path, fps: float = 10.0) -> Path:
