@@ -105,8 +105,12 @@ def analyze_video(
         if bar is not None:
             bar.close()
         source.close()
-        if store is not None and session.t0_s is not None:
-            session.close(last_t + 1.0 / source.fps)
+        if store is not None:  # also on Ctrl-C / SIGTERM, and for a file without a frame
+            anchored = session.t0_s is not None
+            session.close(
+                last_t + 1.0 / source.fps if anchored else None,
+                wall=wall_start or datetime.now(UTC),
+            )
     end_s = (last_t + 1.0 / source.fps) if frames else 0.0
     summary = video_summary(verdicts, session.events, start_s=0.0, end_s=end_s)
     summary["alerts"] = [

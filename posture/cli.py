@@ -59,6 +59,21 @@ def configure_logging(verbose: bool) -> None:
     native_logs.set_verbose(verbose)
 
 
+def _terminate_as_interrupt() -> None:
+    """SIGTERM unwinds like Ctrl-C, so every command's `finally` closes its history and files.
+
+    The monitor installs its own handlers (a clean stop after the current frame) on top.
+    """
+    import signal
+    import threading
+
+    def handler(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, handler)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the process exit code (0 ok, 1 error, 2 usage, 130 interrupted)."""
     try:  # Ctrl-C while the command modules import (numpy, cv2) is still an interruption
@@ -68,6 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     args = parser.parse_args(argv)
     configure_logging(args.verbose)
+    _terminate_as_interrupt()
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 2

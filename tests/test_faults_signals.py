@@ -140,9 +140,8 @@ def test_signal_during_analyze_leaves_a_consistent_database(
         after_s=0.5,
         ready=db,
     )
-    assert code in (130, -sig), err
+    assert code == 130, err  # SIGTERM unwinds like Ctrl-C
     assert "Traceback" not in err, err
     sessions = _consistent(db)
     assert len(sessions) == 1 and sessions[0][0] == "analyze"
-    if sig == signal.SIGINT:
-        assert sessions[0][1] is not None, "Ctrl-C ends the stored session cleanly"
+    assert sessions[0][1] is not None, "the stored session is ended cleanly"

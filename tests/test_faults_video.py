@@ -85,3 +85,5 @@ def test_zero_frame_video_says_so_and_stores_no_samples(
     if db.exists():
         with sqlite3.connect(db) as conn:
             assert conn.execute("SELECT COUNT(*) FROM samples").fetchone()[0] == 0
+            ends = [r[0] for r in conn.execute("SELECT end_unix FROM sessions")]
+            assert all(e is not None for e in ends), "even an empty session is ended"

@@ -148,3 +148,30 @@ def test_calibration_data_is_found_and_valid() -> None:
 def test_default_norms_match_the_current_metric_version() -> None:
     pytest.importorskip("posture.core.geometry")
     assert load_norms()["metric_version"] == current_metric_version()
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "says"),
+    [
+        ("cva_offset_deg", 1e9, "from -90 to 90, found 1000000000.0"),
+        ("baseline", {"cva_deg": {"median": "sixty", "mad": 1.0}}, "found {'median': 'sixty'"),
+    ],
+)
+def test_out_of_range_profile_values_are_refused_with_the_value(
+    tmp_path: Path, field: str, value: object, says: str
+) -> None:
+    import json
+
+    from posture.adapters.profiles import ProfileStore
+    from posture.core.errors import ProfileError
+
+    store = ProfileStore(tmp_path / "p")
+    good = profile()  # a valid calibrated profile
+    store.save(good)
+    path = store.path(good.name)
+    data = json.loads(path.read_text())
+    data[field] = value
+    path.write_text(json.dumps(data))
+    with pytest.raises(ProfileError) as err:
+        store.load(good.name)
+    assert says in str(err.value) and str(path) in str(err.value)

@@ -256,8 +256,10 @@ def _profile_from_dict(data: object, where: str) -> Profile:
     glance = _parse_floats(data.get("glance", {}), where, "glance", nonneg=True)
     limits = _parse_floats(data.get("limits", {}), where, "limits", nonneg=False)
     offset = data.get("cva_offset_deg", 0.0)
-    if not _num(offset):
-        raise _bad(where, f"field 'cva_offset_deg' must be a number, found {offset!r}")
+    if not _num(offset) or not -90.0 <= float(offset) <= 90.0:
+        raise _bad(
+            where, f"field 'cva_offset_deg' must be a number from -90 to 90, found {offset!r}"
+        )
     frames = data.get("frames", {"total": 0, "valid": 0})
     if (
         not isinstance(frames, dict)
@@ -299,7 +301,10 @@ def _parse_baseline(raw: object, where: str) -> dict[str, Baseline]:
             or b["mad"] < 0
             or not isinstance(b.get("n", 0), int)
         ):
-            raise _bad(where, f"baseline.{metric} must be {{median: number, mad: number >= 0, n}}")
+            raise _bad(
+                where,
+                f"baseline.{metric} must be {{median: number, mad: number >= 0, n}}, found {b!r}",
+            )
         out[metric] = Baseline(float(b["median"]), float(b["mad"]), int(b.get("n", 0)))
     return out
 
