@@ -78,7 +78,10 @@ def build_monitor(
                     raise
                 log.warning("control channel unavailable: %s", exc)
                 control = None
-        source_factory = _source_factory(str(source_spec))
+        # A webcam captures at 30 fps by default; we look at most max_fps times a second, so ask
+        # for less (twice the look rate, at least 10 fps): fewer frames for the grabber to drain.
+        camera_fps = max(10.0, 2.0 * settings.monitor.max_fps)
+        source_factory = _source_factory(str(source_spec), camera_fps)
         live = is_live_spec(str(source_spec))
         analyzer = FrameAnalyzer(pose=pose, detect_freeze=live)
         observers: list[Callable[..., None]] = []
@@ -129,5 +132,5 @@ def _lock_probe() -> LockProbe:
     return probe
 
 
-def _source_factory(spec: str) -> Callable[[], FrameSource]:
-    return lambda: open_source(spec)
+def _source_factory(spec: str, camera_fps: float | None = None) -> Callable[[], FrameSource]:
+    return lambda: open_source(spec, camera_fps=camera_fps)
