@@ -76,3 +76,28 @@ def test_not_adaptive_always_max_fps() -> None:
 def test_bad_config_raises(kw: dict[str, float]) -> None:
     with pytest.raises(ValueError):
         RateConfig(**kw)  # type: ignore[arg-type]
+
+
+def test_default_idle_rate_survives_look_to_look_noise() -> None:
+    """At the default 0.5 fps the smoothed CVA moves 2-3 deg between looks on a still sitter."""
+    rng = np.random.default_rng(7)
+    rate = AdaptiveRate(RateConfig())
+    t, fps = 0.0, []
+    for _ in range(400):
+        value = 78.0 + rng.normal(0.0, 1.5)
+        dt = rate.next_interval_s(t, state="good", busy=False, key_metric=value)
+        fps.append(1.0 / dt)
+        t += dt
+    assert np.mean(np.array(fps) == 0.5) > 0.9
+
+
+def test_default_rate_catches_a_real_change_within_three_looks() -> None:
+    rate = AdaptiveRate(RateConfig())
+    t = 0.0
+    for _ in range(20):
+        t += rate.next_interval_s(t, state="good", busy=False, key_metric=80.0)
+    looks = 0
+    while rate.next_interval_s(t, state="good", busy=False, key_metric=74.0) == 2.0:
+        t += 2.0
+        looks += 1
+    assert looks <= 2  # the third look beyond the band speeds up

@@ -15,6 +15,7 @@ one; seeking instead was measured slower for the gaps the adaptive rate makes (d
 from __future__ import annotations
 
 import logging
+import math
 import re
 import threading
 import time
@@ -29,6 +30,8 @@ from posture.core.errors import CameraUnavailable, SourceError
 
 log = logging.getLogger(__name__)
 
+SEEK_MIN_GAP_FRAMES = 45
+"""Gaps longer than this are crossed by seeking (cheaper than decoding every frame between)."""
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
 
@@ -97,7 +100,15 @@ class VideoFileSource:
         self.decode_errors = 0
 
     def read(self, not_before_s: float | None = None) -> Frame | None:
-        """Grab until `not_before_s`, then decode one frame; None at the end or where it breaks."""
+        """Grab until `not_before_s`, then decode one frame; None at the end or where it breaks.
+
+        OpenCV's grab() still decodes, so a long gap (the 0.5 fps idle rate skips 59 frames of
+        a 30 fps file) is crossed by seeking instead, which decodes from the nearest keyframe.
+        """
+        if not_before_s is not None and self.frame_count:
+            target = math.ceil(not_before_s * self.fps - 1e-6)
+            if SEEK_MIN_GAP_FRAMES < target - self._index < self.frame_count - self._index:
+                self._seek(target)
         while True:
             if not self._cap.grab():
                 return None
@@ -111,6 +122,17 @@ class VideoFileSource:
             log.warning("%s: frame %d could not be decoded; stopping here", self.path, self._index)
             return None
         return Frame(t_s=t_s, image=image, index=self._index)
+
+    def _seek(self, target: int) -> None:
+        """Position before frame `target`; on a file that cannot seek, keep grabbing instead."""
+        cv2 = _cv2()
+        if self._cap.set(cv2.CAP_PROP_POS_FRAMES, float(target)):
+            pos = int(self._cap.get(cv2.CAP_PROP_POS_FRAMES))
+            if pos == target:
+                self._index = target - 1
+                return
+            log.debug("%s: seek to frame %d landed on %d; grabbing instead", self.path, target, pos)
+            self._cap.set(cv2.CAP_PROP_POS_FRAMES, float(self._index + 1))
 
     def reopen(self) -> None:
         """Files do not come back; nothing to do."""

@@ -12,8 +12,10 @@ the key metric has stayed beyond `change_deg` from it for `confirm_s`: the landm
 still sitter (about 1 deg SD on the CVA estimate, independent between looks 1 s apart) exceeds
 2 deg between two looks one time in five and kept the rate at `max_fps` most of the time, which
 is where the monitor's idle CPU went (docs/PERFORMANCE.md). A real change of posture persists,
-so it is caught `confirm_s` later (three looks at 1 fps all beyond the band on the same side:
-noise does that about once in 10,000 looks).
+so it is caught `confirm_s` and `confirm_looks` later (three looks in a row beyond the band on
+the same side: noise does that about once in 10,000 looks at 1 fps). At the 0.5 fps idle rate
+the smoothed metric follows each look more closely (the filter's time constant is 1.6 s), so the
+count of looks, not the time, is what keeps noise from kicking the rate up.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ class RateConfig:
     change_deg: float = 2.0
     confirm_s: float = 2.0
     """How long the key metric must stay beyond `change_deg` from the reference to count."""
+    confirm_looks: int = 3
+    """How many looks in a row must be beyond the band (at 0.5 fps, `confirm_s` alone is two)."""
     reference_weight: float = 0.3
     """How far each in-band look pulls the reference (exponential average weight)."""
 
@@ -45,6 +49,8 @@ class RateConfig:
             raise ValueError("settle_s must be >= 0 and change_deg > 0")
         if self.confirm_s < 0:
             raise ValueError(f"confirm_s={self.confirm_s} must be >= 0")
+        if self.confirm_looks < 1:
+            raise ValueError(f"confirm_looks={self.confirm_looks} must be >= 1")
         if not (0.0 < self.reference_weight <= 1.0):
             raise ValueError(f"reference_weight={self.reference_weight} must be within (0, 1]")
 
@@ -58,6 +64,7 @@ class AdaptiveRate:
         self._reference = math.nan
         self._outside_since_s = math.nan
         self._outside_sign = 0.0
+        self._outside_looks = 0
 
     def _moved(self, t_s: float, value: float) -> bool:
         """Feed one look's key metric; True when it has left the reference band for good."""
@@ -68,15 +75,17 @@ class AdaptiveRate:
             self._reference = value
             return False
         if abs(value - self._reference) <= c.change_deg:
-            self._outside_since_s = math.nan
+            self._outside_since_s, self._outside_looks = math.nan, 0
             self._reference += c.reference_weight * (value - self._reference)
             return False
         sign = math.copysign(1.0, value - self._reference)
         if math.isnan(self._outside_since_s) or sign != self._outside_sign:
-            self._outside_since_s, self._outside_sign = t_s, sign
-        if t_s - self._outside_since_s < c.confirm_s:
+            self._outside_since_s, self._outside_sign, self._outside_looks = t_s, sign, 0
+        self._outside_looks += 1
+        if t_s - self._outside_since_s < c.confirm_s or self._outside_looks < c.confirm_looks:
             return False
         self._reference, self._outside_since_s = value, math.nan  # follow the new posture
+        self._outside_looks = 0
         return True
 
     def next_interval_s(
