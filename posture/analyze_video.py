@@ -44,13 +44,13 @@ def analyze_video(
     wall_start: datetime | None = None,
 ) -> dict[str, Any]:
     """Run the pipeline over a video; returns the JSON document (`source`, `frames`, `summary`)."""
-    from posture.app import LazyJudge, choose_profile
+    from posture.app import LazyJudge, choose_profile, composer_for
     from posture.core.summary import video_summary
 
     choice = choose_profile(profile_name, settings, required=bool(profile_name))
     judge = LazyJudge(settings.judge, choice, model_sha256)
     source = VideoFileSource(path)
-    session = PostureSession(judge=judge, store=store)  # type: ignore[arg-type]
+    session = PostureSession(judge=judge, store=store, composer=composer_for(choice))  # type: ignore[arg-type]
     if store is not None:
         store.start_session(
             wall_start or datetime.now(UTC),

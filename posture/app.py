@@ -20,6 +20,7 @@ from posture.core.config import JudgeConfig, Settings
 from posture.core.errors import ProfileError
 from posture.core.events import Event, Verdict
 from posture.core.judge import Observation
+from posture.core.messages import POPULATION_BASELINE, YOUR_BASELINE, AlertComposer
 from posture.progress import stderr_progress
 
 log = logging.getLogger(__name__)
@@ -117,6 +118,11 @@ UNCALIBRATED_NOTICE = (
     "cut-off mapped to our estimate, and ISO 11226's 25 deg neck flexion). For alerts that fit "
     "you, run `posture calibrate`."
 )
+
+
+def composer_for(choice: ProfileChoice) -> AlertComposer:
+    """Alert texts compare with the person's baseline, or, uncalibrated, with population norms."""
+    return AlertComposer(YOUR_BASELINE if choice.calibrated else POPULATION_BASELINE)
 
 
 @dataclass

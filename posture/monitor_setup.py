@@ -15,7 +15,13 @@ from posture.adapters.notify import build_notifier
 from posture.adapters.pose import MediaPipePose
 from posture.adapters.screenlock import LockProbe
 from posture.adapters.store import HistoryStore
-from posture.app import UNCALIBRATED_NOTICE, LazyJudge, choose_profile, resolve_model
+from posture.app import (
+    UNCALIBRATED_NOTICE,
+    LazyJudge,
+    choose_profile,
+    composer_for,
+    resolve_model,
+)
 from posture.clock import Clock, SystemClock
 from posture.core.config import Settings
 from posture.core.errors import ControlError
@@ -59,7 +65,13 @@ def build_monitor(
         judge = LazyJudge(settings.judge, choice, model.sha256)
         notifier = build_notifier(("console",) if args.no_notify else settings.notify.backends)
         # keep_events=False: the monitor needs no event list, and hours of them would pile up
-        session = PostureSession(judge=judge, store=store, notifier=notifier, keep_events=False)  # type: ignore[arg-type]
+        session = PostureSession(  # type: ignore[arg-type]
+            judge=judge,
+            store=store,
+            notifier=notifier,
+            keep_events=False,
+            composer=composer_for(choice),
+        )
         store.start_session(
             clock.now_utc(),
             kind="monitor",

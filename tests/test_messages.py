@@ -229,3 +229,18 @@ def test_every_fault_and_metric_composes() -> None:
             assert alert is not None
             assert alert.title == f"{fault_title(fault)} for 1 h 5 min"
             assert "your baseline" in alert.body
+
+
+def test_uncalibrated_evidence_names_the_population_norm_not_your_baseline() -> None:
+    from posture.core.events import Nudge
+    from posture.core.messages import POPULATION_BASELINE, AlertComposer
+
+    event = Nudge(
+        t_s=40.0, fault="forward_head", held_s=31.0, deviation=12.0, metric="cva_deg", unit="deg"
+    )
+    mine = AlertComposer().compose(event)
+    population = AlertComposer(POPULATION_BASELINE).compose(event)
+    assert mine is not None and population is not None
+    assert "12° below your baseline" in mine.body
+    assert "12° below a typical upright posture" in population.body
+    assert "your baseline" not in population.body

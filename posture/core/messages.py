@@ -94,24 +94,32 @@ def fault_title(fault: str) -> str:
     return FAULT_TITLES.get(fault, fault.replace("_", " ").capitalize())
 
 
-def evidence(metric: str, deviation: float, unit: str) -> str:
-    """`neck 9° below your baseline`, or "" when the deviation is not a finite number."""
+YOUR_BASELINE = "your baseline"
+POPULATION_BASELINE = "a typical upright posture"
+"""What deviations are measured from when the person has not calibrated (population norms)."""
+
+
+def evidence(metric: str, deviation: float, unit: str, reference: str = YOUR_BASELINE) -> str:
+    """Return `neck 9° below your baseline`, or "" when the deviation is not a finite number."""
     if not math.isfinite(deviation):
         return ""
     template = EVIDENCE.get(metric, metric.replace("_", " ") + " {amount} past your baseline")
-    return template.format(amount=format_amount(deviation, unit))
+    text = template.format(amount=format_amount(deviation, unit))
+    return text.replace(YOUR_BASELINE, reference)
 
 
 def _suggest(exercise: Exercise) -> str:
     return f"{exercise.name}, {exercise.dose}: {exercise.how}"
 
 
-def compose_nudge(event: Nudge | Escalation, *, rotation: int = 0, avoid: str = "") -> Alert:
+def compose_nudge(
+    event: Nudge | Escalation, *, rotation: int = 0, avoid: str = "", reference: str = YOUR_BASELINE
+) -> Alert:
     """Compose the alert for a held fault; an `Escalation` reads firmer than a `Nudge`."""
     exercise = choose_exercise(event.fault, rotation, avoid=avoid)
     name = fault_title(event.fault)
     held = format_duration(event.held_s)
-    seen = evidence(event.metric, event.deviation, event.unit)
+    seen = evidence(event.metric, event.deviation, event.unit, reference)
     if isinstance(event, Escalation):
         kind: AlertKind = "escalation"
         title = f"Still {name[0].lower()}{name[1:]} after {held}"
@@ -139,10 +147,12 @@ def compose_break(event: BreakDue, *, rotation: int = 0, avoid: str = "") -> Ale
     return Alert("break", title, body, URGENCY["break"], tuple(e.key for e in routine))
 
 
-def compose(event: Event, *, rotation: int = 0, avoid: str = "") -> Alert | None:
+def compose(
+    event: Event, *, rotation: int = 0, avoid: str = "", reference: str = YOUR_BASELINE
+) -> Alert | None:
     """Compose the alert for `event`; None for events that do not alert (Recovered, ...)."""
     if isinstance(event, Nudge | Escalation):
-        return compose_nudge(event, rotation=rotation, avoid=avoid)
+        return compose_nudge(event, rotation=rotation, avoid=avoid, reference=reference)
     if isinstance(event, BreakDue):
         return compose_break(event, rotation=rotation, avoid=avoid)
     return None
@@ -155,7 +165,9 @@ class AlertComposer:
     yields the same sequence of alerts. Not thread-safe; the monitor loop owns one.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, reference: str = YOUR_BASELINE) -> None:
+        self.reference = reference
+        """What the evidence compares with: YOUR_BASELINE, or POPULATION_BASELINE uncalibrated."""
         self._rotations: dict[str, int] = {}
         self._last_exercise = ""
 
@@ -167,7 +179,12 @@ class AlertComposer:
             slot = "break"
         else:
             return None
-        alert = compose(event, rotation=self._rotations.get(slot, 0), avoid=self._last_exercise)
+        alert = compose(
+            event,
+            rotation=self._rotations.get(slot, 0),
+            avoid=self._last_exercise,
+            reference=self.reference,
+        )
         if alert is not None:
             self._rotations[slot] = self._rotations.get(slot, 0) + 1
             self._last_exercise = alert.exercises[-1]
