@@ -6,6 +6,7 @@ that the same frames with the same profile and config give the same decisions ev
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -200,6 +201,16 @@ class LazyJudge:
             elif view_family(obs.view) != self.profile.family:
                 self.profile = self._load_default(obs.view)
                 self.judge = self._make(self._config, self.profile)
+        frontal = ("front", "three_quarter")
+        if (
+            not self._fixed
+            and view_family(obs.view) in frontal
+            and self.profile.family in frontal
+            and view_family(obs.view) != self.profile.family
+        ):
+            # The population norms are the same for both frontal families (tilt only), so an
+            # uncalibrated monitor does not call a turn of the head "view differs".
+            obs = dataclasses.replace(obs, view=self.profile.view)
         return self.judge.feed(obs)
 
     def snooze(self, until_s: float) -> None:
