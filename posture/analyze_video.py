@@ -21,7 +21,7 @@ from typing import Any
 from posture.adapters.camera import VideoFileSource
 from posture.adapters.pose import MediaPipePose
 from posture.core.config import Settings
-from posture.core.errors import ReportError
+from posture.core.errors import FrameError, ReportError
 from posture.core.events import Verdict
 from posture.core.rate import AdaptiveRate, RateConfig
 from posture.pipeline import FrameAnalyzer
@@ -83,7 +83,11 @@ def analyze_video(
                     break
                 if session.t0_s is None:
                     session.anchor(frame.t_s, wall_start or datetime.now(UTC))
-                a = analyzer.analyze(frame.image, frame.t_s)
+                try:
+                    a = analyzer.analyze(frame.image, frame.t_s)
+                except FrameError as exc:  # one odd frame never ends the analysis
+                    log.warning("%s: skipped frame %d: %s", path, frame.index, exc)
+                    continue
                 verdict, _ = session.step(a)
                 verdicts.append(verdict)
                 last_t = frame.t_s
@@ -169,6 +173,7 @@ def run_video(args: argparse.Namespace, path: Path) -> int:
             model_name=model.name,
             profile_name=args.profile,
             store=store,
+            every_frame=args.every_frame,
             progress=stderr_progress(),
             wall_start=wall_start,
         )

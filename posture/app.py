@@ -172,6 +172,7 @@ class LazyJudge:
         self, config: JudgeConfig, choice: ProfileChoice, model_sha256: str | None
     ) -> None:
         from posture.adapters.profiles import current_metric_version, load_default_profile
+        from posture.core.calibration import check_profile
         from posture.core.judge import Judge
 
         self._config = config
@@ -184,23 +185,33 @@ class LazyJudge:
         self.profile = choice.profile or load_default_profile("side_right")
         self.judge = Judge(config, self.profile)
         self._checked = False
+        self._snoozed_until: float | None = None
+        if self._fixed:
+            # Metric version and model are known now: refuse a stale profile at start, with the
+            # reason and "recalibrate", rather than on some later frame.
+            check_profile(
+                self.profile,
+                view="",
+                metric_version=current_metric_version(),
+                model_sha256=model_sha256,
+            )
 
     def feed(self, obs: Observation) -> tuple[Verdict, list[Event]]:
-        """Route to the judge, choosing the default profile's family on the first person."""
-        from posture.core.calibration import check_profile, view_family
+        """Route to the judge, choosing the default profile's family on the first person.
 
-        if obs.person and view_family(obs.view) and not self._checked:
+        A personal profile seen from another view is not an error here: the judge reports those
+        frames as unknown ("view differs from profile: recalibrate..."), so a person who walks in
+        facing the camera never stops the monitor.
+        """
+        from posture.core.calibration import view_family
+
+        if not self._fixed and obs.person and view_family(obs.view) and not self._checked:
             self._checked = True
-            if self._fixed:
-                check_profile(
-                    self.profile,
-                    view=obs.view,
-                    metric_version=self._metric_version,
-                    model_sha256=self._model_sha256,
-                )
-            elif view_family(obs.view) != self.profile.family:
+            if view_family(obs.view) != self.profile.family:
                 self.profile = self._load_default(obs.view)
                 self.judge = self._make(self._config, self.profile)
+                if self._snoozed_until is not None:
+                    self.judge.snooze(self._snoozed_until)
         frontal = ("front", "three_quarter")
         if (
             not self._fixed
@@ -214,11 +225,13 @@ class LazyJudge:
         return self.judge.feed(obs)
 
     def snooze(self, until_s: float) -> None:
-        """Hold alerts until `until_s`."""
+        """Hold alerts until `until_s` (kept across a change of the default profile)."""
+        self._snoozed_until = until_s
         self.judge.snooze(until_s)
 
     def resume(self) -> None:
         """Lift a snooze."""
+        self._snoozed_until = None
         self.judge.resume()
 
     @property

@@ -31,13 +31,14 @@ import signal
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, TextIO
 
 from posture.adapters.camera import Frame, FrameSource
 from posture.adapters.control import ControlServer
 from posture.adapters.screenlock import POLL_INTERVAL_S, LockProbe
 from posture.clock import Clock
-from posture.core.errors import CameraUnavailable, FrameError, SourceError
+from posture.core.errors import CameraUnavailable, FrameError, SourceError, StoreError
 from posture.core.events import Verdict
 from posture.core.rate import AdaptiveRate
 from posture.pipeline import FrameAnalyzer
@@ -178,21 +179,23 @@ class Monitor:
         try:
             while not self.stop_requested.is_set():
                 self._drain_control()
-                if self._snoozing(live) or self._locked(live, result):
-                    continue
-                if self.source is None:  # a reopen after snooze or lock gave up: a stop came
-                    break
                 if (
                     self.max_seconds is not None
                     and self.clock.monotonic() - start_mono >= self.max_seconds
                 ):
                     result.stopped_by = "time limit"
                     break
+                if self._snoozing(live) or self._locked(live, result):
+                    self._reanchor = True  # the camera was released: date the next frame anew
+                    continue
+                if self.source is None:  # a reopen after snooze or lock gave up: a stop came
+                    break
                 if live and next_due is not None:
                     self.clock.sleep(next_due - self.clock.monotonic())
                 try:
                     frame = self.source.read(not_before_s=None if live else next_due)
                 except CameraUnavailable as exc:
+                    self._reanchor = True
                     self._camera_lost(exc, result)
                     if self.source is None:
                         break
@@ -219,6 +222,12 @@ class Monitor:
                     continue
                 if self.session.t0_s is None:
                     self.session.anchor(t_s, start_wall)
+                elif live and self._reanchor:
+                    # After a pause (snooze, lock, lost camera, a suspended laptop) date frames
+                    # from the wall clock again rather than carrying the old offset forward.
+                    lag = max(0.0, self.clock.monotonic() - t_s)
+                    self.session.anchor(t_s, self.clock.now_utc() - timedelta(seconds=lag))
+                self._reanchor = False
                 verdict = self._turn(frame, result)
                 if verdict is None:
                     continue
@@ -246,6 +255,8 @@ class Monitor:
 
     _last_analysis: Any = None
     _deadline: float | None = None  # monotonic time when `max_seconds` runs out
+    _reanchor = False  # the next live frame re-ties stream time to the wall clock
+    _last_store_error = ""
 
     def _turn(self, frame: Frame, result: MonitorResult) -> Verdict | None:
         try:
@@ -255,7 +266,15 @@ class Monitor:
             log.warning("skipped frame %d: %s", frame.index, exc)
             return None
         self._last_analysis = analysis
-        verdict, _events = self.session.step(analysis)
+        try:
+            verdict, _events = self.session.step(analysis)
+        except StoreError as exc:
+            # The history could not take this frame (disk full, database locked): say so once
+            # per kind of failure and keep watching; alerts still go out (see PostureSession).
+            if str(exc) != self._last_store_error:
+                log.warning("history not written: %s", exc)
+                self._last_store_error = str(exc)
+            return None
         result.analysed += 1
         result.last_verdict = verdict
         self._show(verdict, analysis)

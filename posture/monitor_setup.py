@@ -60,6 +60,10 @@ def build_monitor(
         for notice in store.notices:
             print(f"posture: {notice}", file=sys.stderr)
         source_spec = args.source or settings.monitor.source
+        if not is_live_spec(str(source_spec)):
+            # A file or folder that cannot be opened is a usage error: say so before the model
+            # loads and before a session is started (cameras instead retry with backoff).
+            open_source(str(source_spec)).close()
         pose = MediaPipePose(model.path, mode="video")
         cleanups.append(pose.close)
         judge = LazyJudge(settings.judge, choice, model.sha256)

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from posture.adapters.notify import Notifier
 from posture.adapters.store import HistoryStore
+from posture.core.errors import StoreError
 from posture.core.events import BreakDue, Escalation, Event, Nudge, Verdict
 from posture.core.judge import Judge, Observation
 from posture.core.messages import Alert, AlertComposer
@@ -47,6 +49,7 @@ class PostureSession:
     alerts: list[SentAlert] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
     keep_events: bool = True
+    _last_store_error: str = ""
     t0_s: float | None = None
     wall0: datetime | None = None
 
@@ -70,11 +73,25 @@ class PostureSession:
         """Judge one analysed frame and carry out what it decides."""
         verdict, events = self.judge.feed(self.observation(a))
         wall = self.wall_at(a.t_s)
-        if self.store is not None:
-            self.store.record(verdict, a.metrics, a.view, wall)
+        self._write(lambda st: st.record(verdict, a.metrics, a.view, wall))
         for event in events:
             self._handle(event)
         return verdict, events
+
+    def _write(self, fn: Callable[[HistoryStore], object]) -> None:
+        """Write to the history; a failing write is logged (once per message), never fatal.
+
+        Decisions and alerts must not depend on the disk: a full disk or a locked database
+        loses history rows, not the nudge the person needs now.
+        """
+        if self.store is None:
+            return
+        try:
+            fn(self.store)
+        except StoreError as exc:
+            if str(exc) != self._last_store_error:
+                log.warning("history not written: %s", exc)
+                self._last_store_error = str(exc)
 
     def _handle(self, event: Event) -> None:
         if self.keep_events:
@@ -86,21 +103,21 @@ class PostureSession:
             else None
         )
         if alert is None:
-            if self.store is not None:
-                self.store.record_event(event, wall)
+            self._write(lambda st: st.record_event(event, wall))
             return
         delivered, channel = self._deliver(alert)
         self.alerts.append(
             SentAlert(event.t_s, alert.kind, alert.title, alert.body, delivered, channel)
         )
-        if self.store is not None:
-            self.store.record_event(
+        self._write(
+            lambda st: st.record_event(
                 event,
                 wall,
                 text=f"{alert.title}: {alert.body}",
                 channel=channel,
                 delivered=delivered,
             )
+        )
 
     def _deliver(self, alert: Alert) -> tuple[bool, str]:
         if self.notifier is None:
@@ -122,9 +139,10 @@ class PostureSession:
         if self.store is None or self.store.session_id is None:
             return
         if t_s is not None and self.t0_s is not None:
-            self.store.end_session(self.wall_at(t_s))
+            end = self.wall_at(t_s)
+            self._write(lambda st: st.end_session(end))
         elif wall is not None:
-            self.store.end_session(wall)
+            self._write(lambda st: st.end_session(wall))
 
 
 def status_fields(verdict: Verdict, a: Analysis, baseline_cva: float) -> dict[str, Any]:

@@ -57,17 +57,27 @@ def test_garbage_in_the_middle_keeps_what_was_read(
     assert n_samples >= 10
 
 
-@pytest.mark.parametrize("name", ["clip.png", "clip.txt"])
-def test_video_with_a_wrong_extension_is_named_and_refused(
-    clip: Path, model_path: Path, tmp_path: Path, name: str, capsys: pytest.CaptureFixture[str]
+def test_video_named_as_an_image_is_named_and_refused(
+    clip: Path, model_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    wrong = tmp_path / name
+    wrong = tmp_path / "clip.png"
     wrong.write_bytes(clip.read_bytes())
     code = main(["analyze", str(wrong), "--model", str(model_path), "--db", str(tmp_path / "h.db")])
     out, err = capsys.readouterr()
     assert code == 1
-    assert str(wrong) in err + out
+    assert str(wrong) in err + out and "not an image" in err
     assert "Traceback" not in err
+
+
+def test_video_with_an_unknown_extension_is_read_by_its_content(
+    clip: Path, model_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    odd = tmp_path / "clip.recording"
+    odd.write_bytes(clip.read_bytes())
+    code = main(["analyze", str(odd), "--json", "--model", str(model_path), "--no-store"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert json.loads(out)["summary"]["frames_analysed"] >= 5
 
 
 def test_zero_frame_video_says_so_and_stores_no_samples(

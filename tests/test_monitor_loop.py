@@ -351,3 +351,51 @@ def test_a_run_without_any_frame_still_ends_its_stored_session(
         store.close()
     assert result.stopped_by == "SIGTERM" and result.analysed == 0
     assert end is not None and end - start == pytest.approx(12.0, abs=0.5)
+
+
+def test_time_limit_holds_during_a_snooze(
+    pictures: dict[str, np.ndarray], pose: CachedPose, tmp_path: Path
+) -> None:
+    clock = HookClock(T0)
+    server = ControlServer(tmp_path / "run" / "control.sock")
+    server.start()
+    clock.at(T0 + 5, lambda: control.send({"cmd": "snooze", "seconds": 3600}, server.path))
+    camera = ScriptedCamera(clock, lambda t: noisy(pictures["upright"], t), end_s=T0 + 7200)
+    run = Run(clock, camera, pose, control=server)
+    run.monitor.max_seconds = 20.0
+    try:
+        result = run.run()
+    finally:
+        server.close()
+    assert result.stopped_by == "time limit"
+    assert clock.monotonic() - T0 < 30
+
+
+def test_a_profile_from_another_view_gives_unknown_frames_not_a_crash(
+    pictures: dict[str, np.ndarray], pose: CachedPose
+) -> None:
+    from posture.core.calibration import Baseline, Profile
+    from posture.core.geometry import METRIC_VERSION
+
+    front = Profile(
+        name="desk",
+        view="front",
+        source="0",
+        model_name="m",
+        model_sha256=None,
+        metric_version=METRIC_VERSION,
+        created_utc="2026-11-24T00:00:00Z",
+        baseline={
+            "face_scale": Baseline(0.5, 0.02, 50),
+            "head_drop": Baseline(0.6, 0.02, 50),
+            "nose_drop": Baseline(0.55, 0.02, 50),
+        },
+    )
+    clock = FakeClock(T0)
+    camera = ScriptedCamera(clock, lambda t: noisy(pictures["upright"], t), end_s=T0 + 20)
+    run = Run(clock, camera, pose)
+    run.session.judge = LazyJudge(JudgeConfig(), ProfileChoice(front, "desk", True), None)
+    result = run.run()  # the side-view sitter does not match the front profile
+    assert result.stopped_by == "end of source"
+    assert run.states(T0, T0 + 20) == {"unknown"}
+    assert "view differs" in run.verdicts[-1].reason

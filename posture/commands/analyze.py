@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from posture.adapters.camera import IMAGE_SUFFIXES, VIDEO_SUFFIXES, read_image
+from posture.adapters.camera import IMAGE_SUFFIXES, read_image
 from posture.core.errors import FrameError, SourceError
 
 
@@ -26,6 +26,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--config", type=Path, help="settings file (default: user config dir)")
     p.add_argument("--db", type=Path, help="history database for the video's session")
     p.add_argument("--no-store", action="store_true", help="do not store the video as a session")
+    p.add_argument(
+        "--every-frame",
+        action="store_true",
+        help="analyse every frame of a video (default: the monitor's adaptive rate)",
+    )
     p.add_argument("--report", choices=("html", "json"), help="also write a report of the video")
     p.add_argument("--out", type=Path, help="where --report goes (default: next to the video)")
     p.set_defaults(func=run)
@@ -49,7 +54,8 @@ def collect_images(paths: list[Path]) -> list[Path]:
 
 def run(args: argparse.Namespace) -> int:
     """Analyse photos or a video; print JSON or a short summary."""
-    videos = [p for p in args.paths if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES]
+    # any file that is not an image is tried as a video (OpenCV reads .ts, .3gp, ... too)
+    videos = [p for p in args.paths if p.is_file() and p.suffix.lower() not in IMAGE_SUFFIXES]
     if videos:
         if len(args.paths) != 1:
             raise SourceError(
