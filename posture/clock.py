@@ -9,6 +9,8 @@ import time
 from datetime import UTC, datetime
 from typing import Protocol
 
+_BOOTTIME: int | None = getattr(time, "CLOCK_BOOTTIME", None)
+
 
 class Clock(Protocol):
     """Monotonic seconds, UTC wall time and sleeping, injectable for tests (`FakeClock`)."""
@@ -30,8 +32,13 @@ class SystemClock:
     """The real clock."""
 
     def monotonic(self) -> float:
-        """time.monotonic()."""
-        return time.monotonic()
+        """Return seconds that never go back and, on Linux, also count suspended time.
+
+        `time.monotonic()` stops while a laptop sleeps, so a night's sleep would look like no
+        gap at all to the judge (no "away", the sitting timer running on). CLOCK_BOOTTIME keeps
+        counting; where it does not exist, monotonic is the fallback.
+        """
+        return time.clock_gettime(_BOOTTIME) if _BOOTTIME is not None else time.monotonic()
 
     def now_utc(self) -> datetime:
         """datetime.now(UTC)."""

@@ -357,7 +357,6 @@ class ReplayCamera:
     def __init__(
         self, frames: list[np.ndarray], fps: float = 30.0, clock: object = None, quality: int = 85
     ) -> None:
-        import time
 
         import cv2
 
@@ -366,7 +365,11 @@ class ReplayCamera:
             for f in frames
         ]
         self.fps = fps
-        self._clock = clock or time
+        if clock is None:
+            from posture.clock import SystemClock
+
+            clock = SystemClock()
+        self._clock = clock
         self._t0: float | None = None
         self._index = 0
         self.description = f"replayed camera ({len(frames)} frames at {fps:g} fps)"

@@ -399,3 +399,15 @@ def test_a_profile_from_another_view_gives_unknown_frames_not_a_crash(
     assert result.stopped_by == "end of source"
     assert run.states(T0, T0 + 20) == {"unknown"}
     assert "view differs" in run.verdicts[-1].reason
+
+
+def test_the_system_clock_counts_suspended_time_where_it_can() -> None:
+    import time
+
+    from posture.clock import SystemClock
+
+    c = SystemClock()
+    if hasattr(time, "CLOCK_BOOTTIME"):
+        assert abs(c.monotonic() - time.clock_gettime(time.CLOCK_BOOTTIME)) < 0.5
+    a = c.monotonic()
+    assert c.monotonic() >= a

@@ -223,13 +223,17 @@ class CameraSource:
         height: int = 480,
         fps: float | None = None,
         stale_after_s: float = 3.0,
-        clock: object = time,
+        clock: object | None = None,
     ) -> None:
         self.device = device
         self.width = width
         self.height = height
         self.fps = fps
         self.stale_after_s = stale_after_s
+        if clock is None:
+            from posture.clock import SystemClock
+
+            clock = SystemClock()
         self._clock = clock
         self.description = f"camera {device}" if isinstance(device, int) else f"stream {device}"
         self._lock = threading.Lock()
