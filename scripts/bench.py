@@ -485,10 +485,9 @@ def _proc_cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def start_monitor(model: Path, clip: Path, tmp: Path) -> subprocess.Popen[bytes]:
-    """`posture monitor --source clip` in real time, default settings, isolated home."""
+def _isolated_env(home: Path) -> dict[str, str]:
+    """The environment of a child monitor: its own HOME and XDG dirs, this checkout importable."""
     env = dict(os.environ)
-    home = tmp / "home"
     for var, sub in (
         ("HOME", ""),
         ("XDG_CONFIG_HOME", "config"),
@@ -500,6 +499,12 @@ def start_monitor(model: Path, clip: Path, tmp: Path) -> subprocess.Popen[bytes]
         (home / sub).mkdir(parents=True, exist_ok=True)
         env[var] = str(home / sub)
     env["PYTHONPATH"] = str(REPO)
+    return env
+
+
+def start_monitor(model: Path, clip: Path, tmp: Path) -> subprocess.Popen[bytes]:
+    """`posture monitor --source clip` in real time, default settings, isolated home."""
+    env = _isolated_env(tmp / "home")
     cmd = [
         sys.executable,
         "-m",
@@ -521,19 +526,7 @@ def start_camera_monitor(model: Path, clip: Path, tmp: Path) -> subprocess.Popen
     """The same monitor (default settings) on a webcam stand-in: `posture.testing.ReplayCamera`
     replays the clip in real time from JPEG-encoded frames and decodes only the analysed ones,
     as `CameraSource` does with an MJPEG webcam (a file source also decodes every skipped frame)."""
-    env = dict(os.environ)
-    home = tmp / "camera" / "home"
-    for var, sub in (
-        ("HOME", ""),
-        ("XDG_CONFIG_HOME", "config"),
-        ("XDG_DATA_HOME", "data"),
-        ("XDG_CACHE_HOME", "cache"),
-        ("XDG_STATE_HOME", "state"),
-        ("XDG_RUNTIME_DIR", "run"),
-    ):
-        (home / sub).mkdir(parents=True, exist_ok=True)
-        env[var] = str(home / sub)
-    env["PYTHONPATH"] = str(REPO)
+    env = _isolated_env(tmp / "camera" / "home")
     cmd = [
         sys.executable,
         str(Path(__file__).resolve()),
