@@ -75,10 +75,10 @@ def analyze_video(
         with MediaPipePose(model_path, mode="video") as pose:
             analyzer = FrameAnalyzer(pose=pose, detect_freeze=False)
             while True:
-                before = source._index  # noqa: SLF001 - progress only
+                before = source.frames_read
                 frame = source.read(not_before_s=None if every_frame else next_due)
                 if bar is not None:
-                    bar.advance(max(1, source._index - before))  # noqa: SLF001
+                    bar.advance(max(1, source.frames_read - before))
                 if frame is None:
                     break
                 if session.t0_s is None:
@@ -121,18 +121,18 @@ def analyze_video(
         {"t": round(a.t_s, 3), "kind": a.kind, "text": f"{a.title}: {a.body}"}
         for a in session.alerts
     ]
-    summary["frames_read"] = source._index + 1  # noqa: SLF001
+    summary["frames_read"] = source.frames_read
     summary["frames_analysed"] = len(frames)
     summary["profile"] = choice.name
     summary["calibrated"] = choice.calibrated
-    if source.frame_count and source._index + 1 < source.frame_count * 0.98:  # noqa: SLF001
+    if source.frame_count and source.frames_read < source.frame_count * 0.98:
         summary["truncated"] = True
         log.warning(
             "%s: read %d of %d frames; the rest is unreadable (truncated or corrupt). "
             "Keeping what was read.",
             path,
-            source._index + 1,
-            source.frame_count,  # noqa: SLF001
+            source.frames_read,
+            source.frame_count,
         )
     return {"source": str(path), "model": model_name, "frames": frames, "summary": summary}
 

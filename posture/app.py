@@ -6,7 +6,6 @@ that the same frames with the same profile and config give the same decisions ev
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,12 +15,14 @@ import numpy as np
 
 from posture.adapters import models
 from posture.adapters.pose import MediaPipePose
-from posture.core.calibration import Profile
+from posture.adapters.profiles import current_metric_version, load_default_profile
+from posture.core.calibration import Profile, check_profile, view_family
 from posture.core.config import JudgeConfig, Settings
 from posture.core.errors import ProfileError
 from posture.core.events import Event, Verdict
-from posture.core.judge import Observation
+from posture.core.judge import Judge, Observation
 from posture.core.messages import POPULATION_BASELINE, YOUR_BASELINE, AlertComposer
+from posture.pipeline import FrameAnalyzer
 from posture.progress import stderr_progress
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,8 @@ class PhotoAnalyzer:
         self.settings = settings
         self.choice = choice
         self._pose = MediaPipePose(model.path, mode="image")
+        # photos are independent: no smoothing, so one analyser serves them all
+        self._analyzer = FrameAnalyzer(pose=self._pose, smooth=False)
 
     def __enter__(self) -> PhotoAnalyzer:
         return self
@@ -63,11 +66,7 @@ class PhotoAnalyzer:
 
     def analyze(self, image: np.ndarray) -> dict[str, Any]:
         """Return one photo's JSON record (`t`, `person`, `landmarks`, `view`, `metrics`, ...)."""
-        from posture.adapters.pose import to_rgb
-        from posture.pipeline import FrameAnalyzer
-
-        to_rgb(image)  # FrameError for empty, tiny, huge or malformed photos, before any check
-        analysis = FrameAnalyzer(pose=self._pose, smooth=False).analyze(image, 0.0)
+        analysis = self._analyzer.analyze(image, 0.0)
         return photo_record(
             analysis, judge_photo(analysis, self.settings.judge, self.choice, self.model.sha256)
         )
@@ -171,21 +170,11 @@ class LazyJudge:
     def __init__(
         self, config: JudgeConfig, choice: ProfileChoice, model_sha256: str | None
     ) -> None:
-        from posture.adapters.profiles import current_metric_version, load_default_profile
-        from posture.core.calibration import check_profile
-        from posture.core.judge import Judge
-
         self._config = config
-        self._choice = choice
-        self._model_sha256 = model_sha256
-        self._metric_version = current_metric_version()
-        self._load_default = load_default_profile
-        self._make = Judge
         self._fixed = choice.profile is not None
-        self.profile = choice.profile or load_default_profile("side_right")
-        self.judge = Judge(config, self.profile)
-        self._checked = False
+        self._family_chosen = self._fixed
         self._snoozed_until: float | None = None
+        self.profile = choice.profile or load_default_profile("side_right")
         if self._fixed:
             # Metric version and model are known now: refuse a stale profile at start, with the
             # reason and "recalibrate", rather than on some later frame.
@@ -195,33 +184,22 @@ class LazyJudge:
                 metric_version=current_metric_version(),
                 model_sha256=model_sha256,
             )
+        self.judge = Judge(config, self.profile)
 
     def feed(self, obs: Observation) -> tuple[Verdict, list[Event]]:
         """Route to the judge, choosing the default profile's family on the first person.
 
-        A personal profile seen from another view is not an error here: the judge reports those
-        frames as unknown ("view differs from profile: recalibrate..."), so a person who walks in
-        facing the camera never stops the monitor.
+        A profile that does not serve the view seen is not an error here: the judge reports
+        those frames as unknown ("view differs from profile: recalibrate..."), so a person who
+        walks in facing the camera never stops the monitor.
         """
-        from posture.core.calibration import view_family
-
-        if not self._fixed and obs.person and view_family(obs.view) and not self._checked:
-            self._checked = True
-            if view_family(obs.view) != self.profile.family:
-                self.profile = self._load_default(obs.view)
-                self.judge = self._make(self._config, self.profile)
+        if not self._family_chosen and obs.person and view_family(obs.view):
+            self._family_chosen = True
+            if not self.profile.serves(obs.view):
+                self.profile = load_default_profile(obs.view)
+                self.judge = Judge(self._config, self.profile)
                 if self._snoozed_until is not None:
                     self.judge.snooze(self._snoozed_until)
-        frontal = ("front", "three_quarter")
-        if (
-            not self._fixed
-            and view_family(obs.view) in frontal
-            and self.profile.family in frontal
-            and view_family(obs.view) != self.profile.family
-        ):
-            # The population norms are the same for both frontal families (tilt only), so an
-            # uncalibrated monitor does not call a turn of the head "view differs".
-            obs = dataclasses.replace(obs, view=self.profile.view)
         return self.judge.feed(obs)
 
     def snooze(self, until_s: float) -> None:

@@ -38,7 +38,7 @@ from posture.adapters.camera import Frame, FrameSource
 from posture.adapters.control import ControlServer
 from posture.adapters.screenlock import POLL_INTERVAL_S, LockProbe
 from posture.clock import Clock
-from posture.core.errors import CameraUnavailable, FrameError, SourceError, StoreError
+from posture.core.errors import CameraUnavailable, FrameError, SourceError
 from posture.core.events import Verdict
 from posture.core.rate import AdaptiveRate
 from posture.pipeline import FrameAnalyzer
@@ -256,7 +256,6 @@ class Monitor:
     _last_analysis: Any = None
     _deadline: float | None = None  # monotonic time when `max_seconds` runs out
     _reanchor = False  # the next live frame re-ties stream time to the wall clock
-    _last_store_error = ""
 
     def _turn(self, frame: Frame, result: MonitorResult) -> Verdict | None:
         try:
@@ -266,15 +265,8 @@ class Monitor:
             log.warning("skipped frame %d: %s", frame.index, exc)
             return None
         self._last_analysis = analysis
-        try:
-            verdict, _events = self.session.step(analysis)
-        except StoreError as exc:
-            # The history could not take this frame (disk full, database locked): say so once
-            # per kind of failure and keep watching; alerts still go out (see PostureSession).
-            if str(exc) != self._last_store_error:
-                log.warning("history not written: %s", exc)
-                self._last_store_error = str(exc)
-            return None
+        # history write failures are PostureSession's to absorb: they never cost a frame here
+        verdict, _events = self.session.step(analysis)
         result.analysed += 1
         result.last_verdict = verdict
         self._show(verdict, analysis)

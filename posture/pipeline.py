@@ -67,11 +67,11 @@ class FrameAnalyzer:
         self._freeze.reset()
 
     def analyze(self, image: np.ndarray, t_s: float) -> Analysis:
-        """One frame, BGR (or gray) uint8."""
+        """Analyse one frame, BGR (or gray) uint8; FrameError for a malformed one."""
+        h, w = quality.check_frame(image)
         stats = quality.image_stats(image)
         frozen = self.detect_freeze and self._freeze.update(t_s, stats.thumb)
         issue = quality.image_issue(stats, frozen)
-        h, w = image.shape[:2]
         if issue:
             # "can't see you": no pose run at all, never a slouch
             return self._empty(t_s, PoseFrame.empty(t_s, (w, h)), issue, stats.mean_luma)

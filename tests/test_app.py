@@ -34,3 +34,55 @@ def test_uncalibrated_side_default_is_chosen_from_the_first_person() -> None:
     v, _ = judge.feed(_obs(0.0, "side_left", cva_deg=40.0, neck_flexion_deg=20.0))
     assert judge.profile.family == "side"
     assert "forward_head" in v.instant_faults  # 40 deg is below the 51 deg population limit
+
+
+class _FullDisk:
+    """A history whose writes all fail, as on a full disk (implements what the session calls)."""
+
+    session_id = 1
+
+    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+        def fail(*a: object, **k: object) -> None:
+            from posture.core.errors import StoreError
+
+            raise StoreError("database or disk is full")
+
+        return fail
+
+
+def test_a_failing_history_never_costs_the_alert(caplog) -> None:  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime
+
+    from posture.core.config import JudgeConfig
+    from posture.core.landmarks import PoseFrame
+    from posture.pipeline import Analysis
+    from posture.session import PostureSession
+    from posture.testing import RecordingNotifier
+
+    cfg = JudgeConfig(persistence_s=5, cooldown_s=0)
+    notifier = RecordingNotifier()
+    session = PostureSession(
+        judge=LazyJudge(cfg, ProfileChoice(None, "default", False), None),  # type: ignore[arg-type]
+        store=_FullDisk(),  # type: ignore[arg-type]
+        notifier=notifier,
+    )
+    session.anchor(0.0, datetime(2026, 11, 24, tzinfo=UTC))
+    forward = {k: math.nan for k in METRIC_KEYS} | {"cva_deg": 40.0, "neck_flexion_deg": 20.0}
+    for i in range(40):
+        t = i * 0.5
+        a = Analysis(
+            t_s=t,
+            pose=PoseFrame.empty(t, (64, 64)),
+            person=True,
+            view="side_right",
+            view_confidence=1.0,
+            raw=forward,
+            metrics=forward,
+            image_issue="",
+            mean_luma=120.0,
+            in_frame=True,
+        )
+        session.step(a)
+    assert notifier.sent, "the nudge went out although nothing could be stored"
+    warnings = [r for r in caplog.records if "history not written" in r.getMessage()]
+    assert len(warnings) == 1, "said once, not every frame"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -231,3 +232,14 @@ def test_default_profile_uses_the_clinical_cut_off_and_iso_11226() -> None:
     with pytest.raises(ProfileError, match="default.json"):
         default_profile(norms, "front")
     assert math.isnan(prof.deviation("cva_deg", math.nan))
+
+
+def test_which_views_a_profile_serves() -> None:
+    from posture.adapters.profiles import load_default_profile
+
+    default_front = load_default_profile("front")
+    assert default_front.serves("three_quarter") and default_front.serves("front")
+    assert not default_front.serves("side_left")
+    assert load_default_profile("side_right").serves("side_left")  # mirrored profiles
+    mine = dataclasses.replace(default_front, model_sha256="abc")  # a personal calibration
+    assert mine.calibrated and not mine.serves("three_quarter")

@@ -163,7 +163,8 @@ def test_writes_are_batched_every_flush_interval(tmp_path: Path) -> None:
     assert on_disk() >= 4
     n = on_disk()
     assert store.flush(now_s=6.0) is False  # not due yet
-    assert store.flush() is True or on_disk() == n  # forced
+    assert store.flush() is True  # forced: the seconds still held in memory go out
+    assert on_disk() > n
     store.close()
 
 

@@ -123,6 +123,11 @@ class VideoFileSource:
             return None
         return Frame(t_s=t_s, image=image, index=self._index)
 
+    @property
+    def frames_read(self) -> int:
+        """Frames passed so far (analysed or skipped): the file's position, for progress."""
+        return self._index + 1
+
     def _seek(self, target: int) -> None:
         """Position before frame `target`; on a file that cannot seek, keep grabbing instead."""
         cv2 = _cv2()

@@ -21,15 +21,12 @@ import numpy as np
 from posture.adapters import native_logs
 from posture.core.errors import FrameError, ModelError
 from posture.core.landmarks import N_LANDMARKS, PoseFrame
+from posture.core.quality import check_frame
 
 log = logging.getLogger(__name__)
 
 Mode = Literal["image", "video"]
 ColorOrder = Literal["bgr", "rgb"]
-
-MAX_SIDE_PX = 16384
-"""Larger frames are refused; MediaPipe would only shrink them to 256 px anyway."""
-MIN_SIDE_PX = 8
 
 
 class PoseBackend(Protocol):
@@ -49,27 +46,9 @@ def to_rgb(image: np.ndarray, color: ColorOrder = "bgr") -> np.ndarray:
 
     Raises FrameError for empty, tiny, huge, non-uint8 or oddly shaped arrays, naming the shape.
     """
-    if not isinstance(image, np.ndarray):
-        raise FrameError(f"frame must be a numpy array, got {type(image).__name__}")
-    if image.size == 0:
-        raise FrameError(f"frame is empty (shape {image.shape})")
-    if image.dtype != np.uint8:
-        raise FrameError(f"frame must be uint8, got {image.dtype} (shape {image.shape})")
+    check_frame(image)
     if image.ndim == 3 and image.shape[2] == 1:
         image = image[:, :, 0]
-    if image.ndim == 2:
-        h, w = image.shape
-    elif image.ndim == 3 and image.shape[2] in (3, 4):
-        h, w = image.shape[:2]
-    else:
-        raise FrameError(
-            f"frame shape {image.shape} is not an image: expected (H, W), (H, W, 1), (H, W, 3) "
-            "or (H, W, 4)"
-        )
-    if min(h, w) < MIN_SIDE_PX:
-        raise FrameError(f"frame is {w} x {h} px; at least {MIN_SIDE_PX} px per side is needed")
-    if max(h, w) > MAX_SIDE_PX:
-        raise FrameError(f"frame is {w} x {h} px; at most {MAX_SIDE_PX} px per side is supported")
     import cv2
 
     if image.ndim == 2:

@@ -153,6 +153,19 @@ class Profile:
         """The view family this profile serves."""
         return view_family(self.view)
 
+    def serves(self, view: str) -> bool:
+        """Whether frames seen in `view` can be judged against this profile.
+
+        Same view family, or, for the population default, either frontal family: its frontal
+        norms (tilt only) are the same for front and three-quarter views, while a person's own
+        frontal baseline is not.
+        """
+        fam = view_family(view)
+        if fam == self.family:
+            return True
+        frontal = ("front", "three_quarter")
+        return not self.calibrated and fam in frontal and self.family in frontal
+
     @property
     def calibrated(self) -> bool:
         """True for a personal calibration, False for the population default."""

@@ -70,7 +70,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from posture.core.calibration import METRIC_SPECS, Profile, view_family
+from posture.core.calibration import METRIC_SPECS, Profile
 from posture.core.config import JudgeConfig
 from posture.core.events import (
     FAULTS,
@@ -309,7 +309,6 @@ class Judge:
         reason = ""
         statuses: dict[str, bool | None] = dict.fromkeys(self._tracks)
         deviations: dict[str, float] = {}
-        fam = view_family(obs.view)
 
         # Sitting timer, arrivals and departures.
         if present:
@@ -330,7 +329,7 @@ class Judge:
                 signal, reason = "away", f"no person for {absent_s:.0f} s"
             else:
                 signal, reason = "absent", "no person in view"
-        elif fam != self._family:
+        elif not self.profile.serves(obs.view):
             signal = "unreliable"
             reason = (
                 f"view differs from profile ({obs.view or 'unknown'} seen, profile is "

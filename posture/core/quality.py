@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from posture.core.errors import FrameError
+
 DARK_MEAN_LUMA = 18.0
 """Mean luma (0-255) below which a frame is too dark to judge."""
 BLANK_STD_LUMA = 4.0
@@ -20,6 +22,36 @@ FROZEN_MAX_DIFF = 0.5
 Real sensors add a few levels of noise per pixel, so a live image never gets this low."""
 FROZEN_AFTER_S = 5.0
 """Identical frames for this long mean the camera froze."""
+
+
+MAX_SIDE_PX = 16384
+"""Larger frames are refused; MediaPipe would only shrink them to 256 px anyway."""
+MIN_SIDE_PX = 8
+
+
+def check_frame(image: object) -> tuple[int, int]:
+    """Return (height, width) of a usable uint8 frame; FrameError names what is wrong.
+
+    Accepts (H, W), (H, W, 1), (H, W, 3) and (H, W, 4). Checked before anything else looks at
+    the frame, so a 1 x 1 image is "too small", not a "blank" camera.
+    """
+    if not isinstance(image, np.ndarray):
+        raise FrameError(f"frame must be a numpy array, got {type(image).__name__}")
+    if image.size == 0:
+        raise FrameError(f"frame is empty (shape {image.shape})")
+    if image.dtype != np.uint8:
+        raise FrameError(f"frame must be uint8, got {image.dtype} (shape {image.shape})")
+    if not (image.ndim == 2 or (image.ndim == 3 and image.shape[2] in (1, 3, 4))):
+        raise FrameError(
+            f"frame shape {image.shape} is not an image: expected (H, W), (H, W, 1), (H, W, 3) "
+            "or (H, W, 4)"
+        )
+    h, w = int(image.shape[0]), int(image.shape[1])
+    if min(h, w) < MIN_SIDE_PX:
+        raise FrameError(f"frame is {w} x {h} px; at least {MIN_SIDE_PX} px per side is needed")
+    if max(h, w) > MAX_SIDE_PX:
+        raise FrameError(f"frame is {w} x {h} px; at most {MAX_SIDE_PX} px per side is supported")
+    return h, w
 
 
 @dataclass(frozen=True, slots=True)
