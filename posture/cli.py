@@ -59,6 +59,15 @@ def configure_logging(verbose: bool) -> None:
     native_logs.set_verbose(verbose)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, unwinding like Ctrl-C.
+
+    A subclass on purpose: CPython 3.11 remembers a bare KeyboardInterrupt that passed through
+    an `exec` of source text (dataclasses build their methods that way, so a signal during an
+    import does it) and then ends the process by SIGINT whatever exit code we return.
+    """
+
+
 def _terminate_as_interrupt() -> None:
     """SIGTERM unwinds like Ctrl-C, so every command's `finally` closes its history and files.
 
@@ -68,19 +77,41 @@ def _terminate_as_interrupt() -> None:
     import threading
 
     def handler(signum: int, _frame: object) -> None:
-        raise KeyboardInterrupt
+        raise Terminated
 
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, handler)
 
 
+def _interruption(exc: BaseException) -> KeyboardInterrupt | None:
+    """Find the interrupt behind `exc`, if any.
+
+    Python 3.11 wraps one raised during class creation (in a `__set_name__`) in a RuntimeError.
+    """
+    while exc is not None:
+        if isinstance(exc, KeyboardInterrupt):
+            return exc
+        exc = exc.__cause__  # type: ignore[assignment]
+    return None
+
+
+def _interrupted(exc: KeyboardInterrupt) -> int:
+    """Say how the command ended; 143 for SIGTERM and 130 for Ctrl-C, as shells report them."""
+    if isinstance(exc, Terminated):
+        print("posture: terminated", file=sys.stderr)
+        return 143
+    print("posture: interrupted", file=sys.stderr)
+    return 130
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; returns the process exit code (0 ok, 1 error, 2 usage, 130 interrupted)."""
+    """Run the CLI; returns the exit code (0 ok, 1 error, 2 usage, 130 Ctrl-C, 143 SIGTERM)."""
     try:  # Ctrl-C while the command modules import (numpy, cv2) is still an interruption
         parser = build_parser()
-    except KeyboardInterrupt:
-        print("posture: interrupted", file=sys.stderr)
-        return 130
+    except (KeyboardInterrupt, RuntimeError) as exc:
+        if (stop := _interruption(exc)) is None:
+            raise
+        return _interrupted(stop)
     args = parser.parse_args(argv)
     configure_logging(args.verbose)
     _terminate_as_interrupt()
@@ -92,9 +123,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PostureError as exc:
         print(f"posture: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("posture: interrupted", file=sys.stderr)
-        return 130
+    except (KeyboardInterrupt, RuntimeError) as exc:
+        if (stop := _interruption(exc)) is None:
+            raise
+        return _interrupted(stop)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -21,9 +21,9 @@ import numpy as np
 import pytest
 
 from posture.cli import main
-from posture.testing import moving_photo_clip
+from posture.testing import moving_photo_clip, sitting_side_dir
 
-SITTING = Path("/work/shared/data/sitting-side")
+SITTING = sitting_side_dir()
 GARBAGE = bytes(np.random.default_rng(7).integers(0, 256, 40_000, dtype=np.uint8))
 
 

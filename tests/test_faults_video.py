@@ -14,9 +14,9 @@ import cv2
 import pytest
 
 from posture.cli import main
-from posture.testing import moving_photo_clip
+from posture.testing import moving_photo_clip, sitting_side_dir
 
-SITTING = Path("/work/shared/data/sitting-side")
+SITTING = sitting_side_dir()
 FPS = 5.0
 
 

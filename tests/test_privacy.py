@@ -22,10 +22,10 @@ import cv2
 import pytest
 
 from posture.cli import main
-from posture.testing import moving_photo_clip
+from posture.testing import moving_photo_clip, sitting_side_dir
 
 REPO = Path(__file__).resolve().parents[1]
-SITTING = Path("/work/shared/data/sitting-side")
+SITTING = sitting_side_dir()
 W, H = 160, 120
 MAGIC = {
     "JPEG": b"\xff\xd8\xff",

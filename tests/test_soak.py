@@ -30,9 +30,15 @@ from posture.core.config import Settings
 from posture.core.events import BreakDue, Escalation, Nudge, Recovered, SlouchStarted
 from posture.pipeline import FrameAnalyzer
 from posture.session import PostureSession
-from posture.testing import FakeClock, RecordingNotifier, load_replay_trace, moving_photo_clip
+from posture.testing import (
+    FakeClock,
+    RecordingNotifier,
+    load_replay_trace,
+    moving_photo_clip,
+    sitting_side_dir,
+)
 
-SITTING = Path("/work/shared/data/sitting-side")
+SITTING = sitting_side_dir()
 SOAK_FRAMES = 100_000
 MODEL_FRAMES = 3_000
 MAX_GROWTH_MB = 10.0

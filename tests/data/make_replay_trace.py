@@ -21,10 +21,10 @@ import cv2
 import numpy as np
 
 from posture.adapters.pose import MediaPipePose
-from posture.testing import moving_photo_clip
+from posture.testing import moving_photo_clip, sitting_side_dir
 
 HERE = Path(__file__).resolve().parent
-SITTING = Path("/work/shared/data/sitting-side")
+SITTING = sitting_side_dir()
 FPS = 4.0
 SIZE = (360, 360)
 SEGMENTS = (("good", 20.0), ("bad", 45.0), ("away", 8.0), ("good", 25.0))
