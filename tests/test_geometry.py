@@ -462,11 +462,17 @@ def test_empty_batch() -> None:
 
 
 def test_frame_metrics_matches_batch() -> None:
-    frames = [Skeleton(yaw_deg=y, neck_deg=n).frame() for y, n in ((90, 50), (0, 80), (45, 60))]
+    # every view in one batch: the per-frame path computes only its view's metrics
+    poses = ((90, 50), (-90, 50), (0, 80), (45, 60))
+    frames = [Skeleton(yaw_deg=y, neck_deg=n).frame() for y, n in poses]
+    frames.append(PoseFrame.empty(0.0, (640, 480)))
     batch = metrics_of(*frames)
+    assert {str(v) for v in batch.view} >= {"side_left", "side_right", "front", "none"}
     for i, f in enumerate(frames):
         one = frame_metrics(f)
         assert one.view[0] == batch.view[i]
+        assert one.near_side[0] == batch.near_side[i]
+        assert one.view_confidence[0] == batch.view_confidence[i]
         assert one.row(0) == batch.row(i)
 
 

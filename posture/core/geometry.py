@@ -104,6 +104,8 @@ METRIC_KEYS: tuple[str, ...] = (
     "lean_in",
 )
 
+_ROW = {k: i for i, k in enumerate(METRIC_KEYS)}
+
 VIEWS: tuple[str, ...] = ("side_left", "side_right", "front", "three_quarter", "none")
 
 _VIEW_NAMES = np.array(VIEWS)
@@ -117,6 +119,8 @@ _CONFIDENCE_RAMP_DEG = 10.0
 _MIN_SHOULDER_M = 0.02
 
 _L = Landmark
+_NEAR_LEFT = np.array([_L.LEFT_SHOULDER, _L.LEFT_EAR, _L.LEFT_HIP])
+_NEAR_RIGHT = np.array([_L.RIGHT_SHOULDER, _L.RIGHT_EAR, _L.RIGHT_HIP])
 _UP_WORLD = np.array([0.0, -1.0, 0.0])
 
 
@@ -140,8 +144,14 @@ class Metrics:
         }
 
 
+def _norm(v: np.ndarray, keepdims: bool = False) -> np.ndarray:
+    """Euclidean length along the last axis (what np.linalg.norm computes, without its checks)."""
+    out: np.ndarray = np.sqrt((v * v).sum(axis=-1, keepdims=keepdims))
+    return out
+
+
 def _unit(v: np.ndarray) -> np.ndarray:
-    out: np.ndarray = v / np.linalg.norm(v, axis=-1, keepdims=True)
+    out: np.ndarray = v / _norm(v, keepdims=True)
     return out
 
 
@@ -151,18 +161,18 @@ def _cross2(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _pick(arr: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    """Per-frame landmark `idx[n]` of `arr` (N, 33, ...)."""
-    out: np.ndarray = arr[np.arange(arr.shape[0]), idx]
+    """Per-frame landmarks `idx[n, j]` of `arr` (N, 33, ...): (N, J, ...), one gather."""
+    out: np.ndarray = arr[np.arange(arr.shape[0])[:, None], idx]
     return out
 
 
 def _mean_of_usable(a: np.ndarray, b: np.ndarray, ok_a: np.ndarray, ok_b: np.ndarray) -> np.ndarray:
     """Midpoint of two points, or the one usable point; NaN when neither (no nanmean warnings)."""
-    wa = ok_a.astype(float)[:, None]
-    wb = ok_b.astype(float)[:, None]
-    total = wa + wb
-    s = np.where(ok_a[:, None], a, 0.0) * wa + np.where(ok_b[:, None], b, 0.0) * wb
-    return np.where(total > 0, s / np.where(total > 0, total, 1.0), np.nan)
+    ok_a, ok_b = ok_a[:, None], ok_b[:, None]
+    out: np.ndarray = np.where(
+        ok_a & ok_b, (a + b) / 2, np.where(ok_a, a, np.where(ok_b, b, np.nan))
+    )
+    return out
 
 
 def _line_offset(
@@ -231,7 +241,9 @@ def _compute(batch: PoseBatch, thr: float) -> Metrics:
     # --- body frame in world metres -------------------------------------------------------
     left_w = wld[:, ls] - wld[:, rs]
     axis = _unit(left_w)
-    fwd = _unit(np.stack([left_w[:, 2], np.zeros(n), -left_w[:, 0]], axis=-1))  # left x up
+    fwd = np.zeros((n, 3))  # left x up
+    fwd[:, 0], fwd[:, 2] = left_w[:, 2], -left_w[:, 0]
+    fwd = _unit(fwd)
 
     # --- view -------------------------------------------------------------------------------
     yaw_world = np.degrees(np.arctan2(np.abs(left_w[:, 2]), np.abs(left_w[:, 0])))
@@ -241,14 +253,19 @@ def _compute(batch: PoseBatch, thr: float) -> Metrics:
     sh_mid_px = (px[:, ls] + px[:, rs]) / 2
     hip_mid_px = (px[:, lh] + px[:, rh]) / 2
     torso_px = np.hypot(*(sh_mid_px - hip_mid_px).T)
-    ratio = np.clip(sh_width_px / torso_px / _FRONTAL_WIDTH_TO_TORSO, 0.0, 1.0)
+    # np.minimum/np.maximum instead of np.clip and a stack: the same values, and the per-frame
+    # path (N = 1) pays numpy's per-call overhead for every call made here.
+    ratio = np.minimum(np.maximum(sh_width_px / torso_px / _FRONTAL_WIDTH_TO_TORSO, 0.0), 1.0)
     yaw_ratio = np.degrees(np.arccos(ratio))
-    w_ratio = np.where(hips_ok & np.isfinite(yaw_ratio), 0.5, 0.0)
-    yaw = (yaw_world + yaw_image + w_ratio * np.nan_to_num(yaw_ratio)) / (2.0 + w_ratio)
-    cues = np.stack([yaw_world, yaw_image, np.where(w_ratio > 0, yaw_ratio, yaw)], axis=-1)
-    spread = cues.max(-1) - cues.min(-1)
+    ratio_ok = np.isfinite(yaw_ratio)
+    w_ratio = np.where(hips_ok & ratio_ok, 0.5, 0.0)
+    yaw = (yaw_world + yaw_image + w_ratio * np.where(ratio_ok, yaw_ratio, 0.0)) / (2.0 + w_ratio)
+    third_cue = np.where(w_ratio > 0, yaw_ratio, yaw)
+    spread = np.maximum(np.maximum(yaw_world, yaw_image), third_cue) - np.minimum(
+        np.minimum(yaw_world, yaw_image), third_cue
+    )
     # a collapsed shoulder axis (< 2 cm in 3-D) has no direction: no body frame, no view
-    view_ok = sh_ok & np.isfinite(yaw) & (np.linalg.norm(left_w, axis=-1) > _MIN_SHOULDER_M)
+    view_ok = sh_ok & np.isfinite(yaw) & (_norm(left_w) > _MIN_SHOULDER_M)
 
     # near side: the side whose shoulder + ear sit nearer the camera in world depth
     ear_z_l = np.where(ok[:, le], wld[:, le, 2], wld[:, ls, 2])
@@ -272,98 +289,108 @@ def _compute(batch: PoseBatch, thr: float) -> Metrics:
             np.minimum(yaw - FRONT_MAX_YAW_DEG, SIDE_MIN_YAW_DEG - yaw),
         ),
     )
-    conf = 0.5 + 0.5 * np.clip(margin / _CONFIDENCE_RAMP_DEG, 0.0, 1.0)
-    conf = conf * np.clip(1.0 - spread / 90.0, 0.5, 1.0)
+    conf = 0.5 + 0.5 * np.minimum(np.maximum(margin / _CONFIDENCE_RAMP_DEG, 0.0), 1.0)
+    conf = conf * np.minimum(np.maximum(1.0 - spread / 90.0, 0.5), 1.0)
     view_confidence = np.where(view_ok, conf, 0.0)
     frontal = view_ok & ~is_side
 
-    values: dict[str, np.ndarray] = {}
-    valid: dict[str, np.ndarray] = {}
+    # one row per metric, finished together at the end (fewer numpy calls for N = 1)
+    raw_values = np.full((len(METRIC_KEYS), n), np.nan)
+    raw_usable = np.zeros((len(METRIC_KEYS), n), dtype=bool)
 
     def put(key: str, value: np.ndarray, usable: np.ndarray) -> None:
-        usable = usable & np.isfinite(value)
-        valid[key] = usable
-        values[key] = np.where(usable, value, np.nan)
-
-    # --- CVA estimate (side views, pixels, near side) ----------------------------------------
-    near_sh = np.where(near_right, int(rs), int(ls))
-    near_ear = np.where(near_right, int(re), int(le))
-    near_hip = np.where(near_right, int(rh), int(lh))
-    facing = np.where(near_right, 1.0, -1.0)  # right profile looks towards image +x
-    s_px, e_px, h_px = _pick(px, near_sh), _pick(px, near_ear), _pick(px, near_hip)
-    s_ok, e_ok, h_ok = _pick(ok, near_sh), _pick(ok, near_ear), _pick(ok, near_hip)
-    cva = np.degrees(np.arctan2(s_px[:, 1] - e_px[:, 1], facing * (e_px[:, 0] - s_px[:, 0])))
-    put("cva_deg", cva, is_side & s_ok & e_ok)
+        row = _ROW[key]
+        raw_values[row] = value
+        raw_usable[row] = usable
 
     # --- neck angle (world, sagittal plane) ----------------------------------------------------
     sh_mid_w = (wld[:, ls] + wld[:, rs]) / 2
     ear_w = _mean_of_usable(wld[:, le], wld[:, re], ok[:, le], ok[:, re])
     v = ear_w - sh_mid_w
-    v_s = v - np.sum(v * axis, -1, keepdims=True) * axis
+    v_s = v - (v * axis).sum(-1, keepdims=True) * axis
     up_c = v_s @ _UP_WORLD
-    horiz = np.sqrt(np.maximum(np.sum(v_s * v_s, -1) - up_c**2, 0.0))
-    neck = np.degrees(np.arctan2(up_c, np.where(np.sum(v_s * fwd, -1) < 0, -horiz, horiz)))
+    horiz = np.sqrt(np.maximum((v_s * v_s).sum(-1) - up_c**2, 0.0))
+    neck = np.degrees(np.arctan2(up_c, np.where((v_s * fwd).sum(-1) < 0, -horiz, horiz)))
     neck_ok = view_ok & any_ear
     put("neck_angle_deg", neck, neck_ok)
     put("neck_flexion_deg", 90.0 - neck, neck_ok)
 
-    # --- frontal forward-head ratios (pixels) -----------------------------------------------------
-    ear_mid_px = (px[:, le] + px[:, re]) / 2
+    # Side-only and front-only metrics are computed only when some frame needs them: one frame
+    # (the live path) is either, and numpy's per-call overhead dominates at N = 1.
+    prot, ang = np.full(n, np.nan), np.full(n, np.nan)
+    prot_ok = np.zeros(n, dtype=bool)
 
-    # signed distance above the shoulder line: the line runs right -> left shoulder; in y-down
-    # pixels a point above it has a negative cross product for a frontal body.
-    def above_line(p: np.ndarray) -> np.ndarray:
-        out: np.ndarray = -_cross2(d_img, p - px[:, rs]) / sh_width_px**2
-        return out
+    # --- CVA estimate and shoulder protraction, side views (pixels, near side) ----------------
+    if is_side.any():
+        near = np.where(near_right[:, None], _NEAR_RIGHT, _NEAR_LEFT)  # shoulder, ear, hip
+        facing = np.where(near_right, 1.0, -1.0)  # right profile looks towards image +x
+        near_px, near_ok = _pick(px, near), _pick(ok, near)
+        s_px, e_px, h_px = near_px[:, 0], near_px[:, 1], near_px[:, 2]
+        s_ok, e_ok, h_ok = near_ok[:, 0], near_ok[:, 1], near_ok[:, 2]
+        cva = np.degrees(np.arctan2(s_px[:, 1] - e_px[:, 1], facing * (e_px[:, 0] - s_px[:, 0])))
+        put("cva_deg", cva, is_side & s_ok & e_ok)
+        # (forward, up) = (facing * x, -y)
+        prot_side, ang_side = _line_offset(
+            facing * s_px[:, 0],
+            -s_px[:, 1],
+            facing * e_px[:, 0],
+            -e_px[:, 1],
+            facing * h_px[:, 0],
+            -h_px[:, 1],
+            e_ok,
+        )
+        prot, ang = np.where(is_side, prot_side, prot), np.where(is_side, ang_side, ang)
+        prot_ok = is_side & s_ok & h_ok
 
-    put("head_drop", above_line(ear_mid_px), frontal & ears_ok)
-    eye_ok = ok[:, _L.LEFT_EYE] & ok[:, _L.RIGHT_EYE]
-    ear_span = np.hypot(*(px[:, le] - px[:, re]).T)
-    eye_span = np.hypot(*(px[:, _L.LEFT_EYE] - px[:, _L.RIGHT_EYE]).T) * _EAR_TO_EYE_SPAN
-    put(
-        "face_scale",
-        np.where(ears_ok, ear_span, eye_span) / sh_width_px,
-        frontal & (ears_ok | eye_ok),
-    )
-    put("nose_drop", above_line(px[:, _L.NOSE]), frontal & ok[:, _L.NOSE])
+    # --- frontal forward-head ratios, roll, tilt, lean-in (pixels); protraction (world) -------
+    if frontal.any():
+        ear_mid_px = (px[:, le] + px[:, re]) / 2
 
-    # --- shoulder protraction and sagittal shoulder angle -------------------------------------
-    # side views: near-side landmarks in pixels, (forward, up) = (facing * x, -y)
-    prot_side, ang_side = _line_offset(
-        facing * s_px[:, 0],
-        -s_px[:, 1],
-        facing * e_px[:, 0],
-        -e_px[:, 1],
-        facing * h_px[:, 0],
-        -h_px[:, 1],
-        e_ok,
-    )
-    side_ok = is_side & s_ok & h_ok
-    # other views: midpoints in world metres projected on (forward, up)
-    hip_w = _mean_of_usable(wld[:, lh], wld[:, rh], ok[:, lh], ok[:, rh])
+        # signed distance above the shoulder line: the line runs right -> left shoulder; in
+        # y-down pixels a point above it has a negative cross product for a frontal body.
+        def above_line(p: np.ndarray) -> np.ndarray:
+            out: np.ndarray = -_cross2(d_img, p - px[:, rs]) / sh_width_px**2
+            return out
 
-    def sag(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return np.sum(p * fwd, -1), p @ _UP_WORLD
+        put("head_drop", above_line(ear_mid_px), frontal & ears_ok)
+        eye_ok = ok[:, _L.LEFT_EYE] & ok[:, _L.RIGHT_EYE]
+        ear_span = np.hypot(*(px[:, le] - px[:, re]).T)
+        eye_span = np.hypot(*(px[:, _L.LEFT_EYE] - px[:, _L.RIGHT_EYE]).T) * _EAR_TO_EYE_SPAN
+        put(
+            "face_scale",
+            np.where(ears_ok, ear_span, eye_span) / sh_width_px,
+            frontal & (ears_ok | eye_ok),
+        )
+        put("nose_drop", above_line(px[:, _L.NOSE]), frontal & ok[:, _L.NOSE])
 
-    prot_front, ang_front = _line_offset(*sag(sh_mid_w), *sag(ear_w), *sag(hip_w), any_ear)
-    front_ok = frontal & sh_ok & any_hip
-    put("shoulder_protraction", np.where(is_side, prot_side, prot_front), side_ok | front_ok)
-    put("shoulder_angle_deg", np.where(is_side, ang_side, ang_front), side_ok | front_ok)
+        # midpoints in world metres projected on (forward, up)
+        hip_w = _mean_of_usable(wld[:, lh], wld[:, rh], ok[:, lh], ok[:, rh])
 
-    # --- roll, tilt, lean-in (pixels) -----------------------------------------------------------
-    d_ear = px[:, le] - px[:, re]
-    roll = np.degrees(np.arctan2(-d_ear[:, 1], d_ear[:, 0]))
-    put("head_roll_deg", roll, frontal & ears_ok & (ear_span > 0))
-    put(
-        "shoulder_tilt_deg",
-        np.degrees(np.arctan2(-d_img[:, 1], d_img[:, 0])),
-        frontal & sh_ok & (sh_width_px > 0),
-    )
-    put("lean_in", sh_width_px / wh[:, 0], frontal & sh_ok)
+        def sag(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            return (p * fwd).sum(-1), p @ _UP_WORLD
 
+        prot_front, ang_front = _line_offset(*sag(sh_mid_w), *sag(ear_w), *sag(hip_w), any_ear)
+        prot, ang = np.where(frontal, prot_front, prot), np.where(frontal, ang_front, ang)
+        prot_ok = prot_ok | (frontal & sh_ok & any_hip)
+
+        d_ear = px[:, le] - px[:, re]
+        roll = np.degrees(np.arctan2(-d_ear[:, 1], d_ear[:, 0]))
+        put("head_roll_deg", roll, frontal & ears_ok & (ear_span > 0))
+        put(
+            "shoulder_tilt_deg",
+            np.degrees(np.arctan2(-d_img[:, 1], d_img[:, 0])),
+            frontal & sh_ok & (sh_width_px > 0),
+        )
+        put("lean_in", sh_width_px / wh[:, 0], frontal & sh_ok)
+
+    put("shoulder_protraction", prot, prot_ok)
+    put("shoulder_angle_deg", ang, prot_ok)
+
+    usable = raw_usable & np.isfinite(raw_values)
+    finished = np.where(usable, raw_values, np.nan)
     return Metrics(
-        values=values,
-        valid=valid,
+        values=dict(zip(METRIC_KEYS, finished, strict=True)),
+        valid=dict(zip(METRIC_KEYS, usable, strict=True)),
         view=view,
         view_confidence=view_confidence,
         near_side=near_side,
