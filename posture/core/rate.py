@@ -16,6 +16,14 @@ so it is caught `confirm_s` and `confirm_looks` later (three looks in a row beyo
 the same side: noise does that about once in 10,000 looks at 1 fps). At the 0.5 fps idle rate
 the smoothed metric follows each look more closely (the filter's time constant is 1.6 s), so the
 count of looks, not the time, is what keeps noise from kicking the rate up.
+
+The band widens with the noise actually seen: `noise_band_k` times a running estimate of the
+look-to-look scatter around the reference, between `change_deg` and `max_change_deg`. Some
+sitters and cameras give the tracker 3 deg SD on a still person (the bench's steady photo does);
+a fixed 2 deg band then mistook noise for movement about once a minute and paid for 10 s at
+`max_fps` each time. Only looks inside the band update the estimate, so a real change never
+widens its own band; truncated that way, the band settles near 2.3 true SDs. A fault is never
+missed by this: faults set the rate to `max_fps` directly.
 """
 
 from __future__ import annotations
@@ -39,6 +47,12 @@ class RateConfig:
     """How many looks in a row must be beyond the band (at 0.5 fps, `confirm_s` alone is two)."""
     reference_weight: float = 0.3
     """How far each in-band look pulls the reference (exponential average weight)."""
+    noise_band_k: float = 2.5
+    """The band is at least this many noise SDs wide (noise estimated from the looks)."""
+    max_change_deg: float = 6.0
+    """The noise never widens the band beyond this: a change this large is always movement."""
+    noise_weight: float = 0.1
+    """Weight of each look in the running noise estimate (about a ten-look memory)."""
 
     def __post_init__(self) -> None:
         if not (0.05 <= self.min_fps <= 60):
@@ -53,6 +67,13 @@ class RateConfig:
             raise ValueError(f"confirm_looks={self.confirm_looks} must be >= 1")
         if not (0.0 < self.reference_weight <= 1.0):
             raise ValueError(f"reference_weight={self.reference_weight} must be within (0, 1]")
+        if self.noise_band_k <= 0 or self.max_change_deg < self.change_deg:
+            raise ValueError(
+                f"noise_band_k={self.noise_band_k} must be > 0 and max_change_deg="
+                f"{self.max_change_deg} at least change_deg={self.change_deg}"
+            )
+        if not (0.0 < self.noise_weight <= 1.0):
+            raise ValueError(f"noise_weight={self.noise_weight} must be within (0, 1]")
 
 
 class AdaptiveRate:
@@ -65,6 +86,14 @@ class AdaptiveRate:
         self._outside_since_s = math.nan
         self._outside_sign = 0.0
         self._outside_looks = 0
+        self._noise_var = (config.change_deg / config.noise_band_k) ** 2
+
+    @property
+    def band_deg(self) -> float:
+        """How far the key metric may stray from the reference before it may count as moving."""
+        c = self.config
+        wide = c.noise_band_k * math.sqrt(self._noise_var)
+        return min(max(c.change_deg, wide), c.max_change_deg)
 
     def _moved(self, t_s: float, value: float) -> bool:
         """Feed one look's key metric; True when it has left the reference band for good."""
@@ -74,9 +103,14 @@ class AdaptiveRate:
         if math.isnan(self._reference):
             self._reference = value
             return False
-        if abs(value - self._reference) <= c.change_deg:
+        residual = value - self._reference
+        if abs(residual) <= self.band_deg:
+            # Only in-band looks feed the noise estimate, so a real change cannot widen the band
+            # that is catching it. The estimate is truncated by the band, which lets the band
+            # grow step by step to about 2.3 SD of the true noise (capped).
+            self._noise_var += c.noise_weight * (residual * residual - self._noise_var)
             self._outside_since_s, self._outside_looks = math.nan, 0
-            self._reference += c.reference_weight * (value - self._reference)
+            self._reference += c.reference_weight * residual
             return False
         sign = math.copysign(1.0, value - self._reference)
         if math.isnan(self._outside_since_s) or sign != self._outside_sign:
