@@ -18,23 +18,38 @@ from posture.core.errors import CameraUnavailable, SourceError
 from posture.core.landmarks import PoseFrame
 
 
+def place_photo(
+    photo_bgr: np.ndarray,
+    size: tuple[int, int] = (640, 480),
+    *,
+    scale: float = 1.0,
+    dx: float = 0.0,
+    dy: float = 0.0,
+) -> np.ndarray:
+    """Place a photo in a `size` frame as every generated clip does.
+
+    Centred at 90 % of the fitting scale, times `scale`, shifted by (dx, dy) pixels, on dark grey.
+    """
+    import cv2
+
+    w, h = size
+    ph, pw = photo_bgr.shape[:2]
+    s = min(w / pw, h / ph) * 0.9 * scale
+    m = np.array([[s, 0, (w - pw * s) / 2 + dx], [0, s, (h - ph * s) / 2 + dy]])
+    return cv2.warpAffine(photo_bgr, m, (w, h), borderValue=(40, 40, 40))
+
+
 def moving_photo_clip(
     photo_bgr: np.ndarray, n: int, *, size: tuple[int, int] = (640, 480), seed: int = 0
 ) -> list[np.ndarray]:
     """Return `n` frames of a real photo, moved and scaled a little per frame (a sitter moving)."""
-    import cv2
-
     rng = np.random.default_rng(seed)
-    w, h = size
     out = []
-    ph, pw = photo_bgr.shape[:2]
-    base = min(w / pw, h / ph) * 0.9
     for i in range(n):
-        s = base * (1.0 + 0.05 * np.sin(i / 9.0) + rng.normal(0, 0.003))
+        scale = 1.0 + 0.05 * np.sin(i / 9.0) + rng.normal(0, 0.003)
         dx = 12 * np.sin(i / 7.0) + rng.normal(0, 0.5)
         dy = 8 * np.cos(i / 11.0) + rng.normal(0, 0.5)
-        m = np.array([[s, 0, (w - pw * s) / 2 + dx], [0, s, (h - ph * s) / 2 + dy]])
-        out.append(cv2.warpAffine(photo_bgr, m, (w, h), borderValue=(40, 40, 40)))
+        out.append(place_photo(photo_bgr, size, scale=scale, dx=dx, dy=dy))
     return out
 
 

@@ -7,8 +7,8 @@ two disagree per frame by more than the 1 deg the agreement goal asks, because t
 This script measures whether that disagreement matters, on the 96 labelled seated side photos
 (posture.testing.sitting_side_dir()):
 
-  * each photo is placed in a 640x480 frame as `posture.testing.moving_photo_clip` places it at
-    its base scale, without motion, and repeated N times with independent Gaussian sensor noise
+  * each photo is placed in a 640x480 frame by `posture.testing.place_photo` (as the generated
+    clips place it, without motion) and repeated N times with independent Gaussian sensor noise
     (SD 3 grey levels);
   * IMAGE mode runs on every frame, VIDEO mode (a fresh landmarker per photo, 30 fps timestamps)
     on the same frames, and IMAGE mode again on a second noise realisation of each frame: how well
@@ -41,23 +41,13 @@ import study_sitting_side as side  # noqa: E402
 
 from posture.core.geometry import frame_metrics  # noqa: E402
 from posture.core.landmarks import PoseFrame  # noqa: E402
+from posture.testing import place_photo  # noqa: E402
 
 FRAME_SIZE = (640, 480)
 NOISE_SD = 3.0
 FPS = 30.0
 DIFF_LIST_DEG = 5.0
 Floats = NDArray[np.float64]
-
-
-def place(photo_bgr: np.ndarray, size: tuple[int, int] = FRAME_SIZE) -> np.ndarray:
-    """The photo centred at `moving_photo_clip`'s base scale (90% of the fitting scale)."""
-    import cv2
-
-    w, h = size
-    ph, pw = photo_bgr.shape[:2]
-    s = min(w / pw, h / ph) * 0.9
-    m = np.array([[s, 0, (w - pw * s) / 2], [0, s, (h - ph * s) / 2]])
-    return cv2.warpAffine(photo_bgr, m, (w, h), borderValue=(40, 40, 40))
 
 
 def noisy(base: np.ndarray, n: int, rng: np.random.Generator) -> list[np.ndarray]:
@@ -86,7 +76,7 @@ def run(model: Path, files: list[str], n_frames: int, seed: int) -> dict[str, Fl
             if bgr is None:
                 raise SystemExit(f"cannot read {side.DATA / name}")
             rng = np.random.default_rng([seed, p])
-            base = place(bgr)
+            base = place_photo(bgr, FRAME_SIZE)
             frames, frames2 = noisy(base, n_frames, rng), noisy(base, n_frames, rng)
             with MediaPipePose(model, mode="video") as video_pose:
                 for i, (f, f2) in enumerate(zip(frames, frames2, strict=True)):
