@@ -118,7 +118,7 @@ def test_a_noisy_tracker_widens_the_band_instead_of_kicking_the_rate_up() -> Non
     rng = np.random.default_rng(11)
     fps, rate = _idle_run((78.0 + rng.normal(0.0, 3.0, 600)).tolist())
     assert np.mean(np.array(fps[60:]) == 0.5) > 0.95
-    assert 5.0 < rate.band_deg <= 6.0
+    assert 3.0 < rate.band_deg <= 6.0
     fixed = AdaptiveRate(RateConfig(noise_band_k=1e-6))  # the old fixed 2 deg band
     t, slow = 0.0, []
     for v in (78.0 + np.random.default_rng(11).normal(0.0, 3.0, 600)).tolist():
@@ -141,3 +141,41 @@ def test_a_large_change_is_caught_even_through_heavy_noise() -> None:
     fps, _ = _idle_run(steady + moved)
     first_fast = next(i for i, f in enumerate(fps[100:]) if f == 5.0)
     assert first_fast <= 5, "a 12 deg change shows within a few looks"
+
+
+def test_a_slow_drift_does_not_widen_its_own_band() -> None:
+    """1 deg of noise and 0.5 deg more forward every look (2 s): 30 deg over two minutes."""
+    rng = np.random.default_rng(14)
+    steady = (80.0 + rng.normal(0.0, 1.0, 100)).tolist()
+    drift = (80.0 - 0.5 * np.arange(1, 61) + rng.normal(0.0, 1.0, 60)).tolist()
+    fps, rate = _idle_run(steady + drift)
+    assert 5.0 in fps[100:], "the drift counts as movement"
+    assert rate.band_deg < 3.0
+
+
+def test_looks_of_a_fast_burst_do_not_shrink_the_noise_estimate() -> None:
+    rate = AdaptiveRate(RateConfig())
+    rng = np.random.default_rng(15)
+    t = 0.0
+    for _ in range(100):
+        t += rate.next_interval_s(t, state="good", busy=False, key_metric=80 + rng.normal(0, 3))
+    before = rate.band_deg
+    for _ in range(100):  # 5 fps looks of a smoothed, nearly constant metric
+        rate.next_interval_s(t, state="good", busy=True, key_metric=80.0)
+        t += 0.2
+    assert rate.band_deg == before
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"noise_band_k": math.nan},
+        {"noise_band_k": 0.0},
+        {"max_change_deg": math.nan},
+        {"max_change_deg": 1.0},
+        {"noise_weight": 0.0},
+    ],
+)
+def test_bad_noise_settings_raise(kw: dict[str, float]) -> None:
+    with pytest.raises(ValueError, match=next(iter(kw))):
+        RateConfig(**kw)  # type: ignore[arg-type]

@@ -2,34 +2,40 @@
 
 Inference is nearly all of the monitor's cost, so the rate is the battery knob. The policy:
 `max_fps` while anything is happening (a fault present in the last frame, an episode building or
-running, the state not `good`, the key metric moving by more than `change_deg`, or the first
-`settle_s` after start or after a change), then it relaxes to `min_fps` once posture has been
-steady and good for `settle_s`. A fault that appears while sampling slowly is therefore seen at
-most 1/min_fps late, well inside the 30 s persistence time, and from then on followed closely.
+running, the state not `good`, the key metric moving out of its band, or the first `settle_s`
+after a `kick`: a resume or the camera coming back), then it relaxes to `min_fps` once posture
+has been steady and good for `settle_s`. A fault that appears while sampling slowly is therefore
+seen at most 1/min_fps late, well inside the 30 s persistence time, and from then on followed
+closely.
 
 "Moving" is judged against a slowly updated reference, not the previous look, and only once
-the key metric has stayed beyond `change_deg` from it for `confirm_s`: the landmark noise of a
-still sitter (about 1 deg SD on the CVA estimate, independent between looks 1 s apart) exceeds
-2 deg between two looks one time in five and kept the rate at `max_fps` most of the time, which
-is where the monitor's idle CPU went (docs/PERFORMANCE.md). A real change of posture persists,
-so it is caught `confirm_s` and `confirm_looks` later (three looks in a row beyond the band on
-the same side: noise does that about once in 10,000 looks at 1 fps). At the 0.5 fps idle rate
-the smoothed metric follows each look more closely (the filter's time constant is 1.6 s), so the
-count of looks, not the time, is what keeps noise from kicking the rate up.
+the key metric has stayed outside the band around it for `confirm_s` and `confirm_looks` looks
+on the same side. Two looks of a still sitter differ by more than 2 deg one time in five (about
+1 deg SD of landmark noise on the CVA estimate), which used to keep the rate at `max_fps` most of
+the time (docs/PERFORMANCE.md). A real change of posture persists, so it is caught `confirm_s`
+and `confirm_looks` later. At the 0.5 fps idle rate the smoothed metric follows each look closely
+(the filter's time constant is 1.6 s), so the count of looks, not the time, is what keeps noise
+from kicking the rate up.
 
 The band widens with the noise actually seen: `noise_band_k` times a running estimate of the
-look-to-look scatter around the reference, between `change_deg` and `max_change_deg`. Some
-sitters and cameras give the tracker 3 deg SD on a still person (the bench's steady photo does);
-a fixed 2 deg band then mistook noise for movement about once a minute and paid for 10 s at
-`max_fps` each time. Only looks inside the band update the estimate, so a real change never
-widens its own band; truncated that way, the band settles near 2.3 true SDs. A fault is never
-missed by this: faults set the rate to `max_fps` directly.
+look-to-look noise, between `change_deg` and `max_change_deg`. Some sitters and cameras give the
+tracker 3 deg SD on a still person (the bench's steady photo does); a fixed 2 deg band then
+mistook noise for movement about once a minute and paid for 10 s at `max_fps` each time. The
+noise is estimated from the difference between successive looks (half its square is the noise
+variance), which a slow drift of posture barely changes, so a drift cannot widen the band that
+should catch it; only looks inside the band and at least `NOISE_MIN_GAP_S` after the previous one
+count, so a sudden change does not widen it either, and the filter-smoothed looks of a fast burst
+do not shrink it. A fault is never missed by any of this: faults set the rate to `max_fps`.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+
+NOISE_MIN_GAP_S = 1.0
+"""Looks closer together than this are smoothed into each other by the One Euro filter (time
+constant 1.6 s) and would understate the noise, so they do not update the estimate."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +47,7 @@ class RateConfig:
     adaptive: bool = True
     settle_s: float = 10.0
     change_deg: float = 2.0
+    """The narrowest band around the reference (degrees); noise can widen it."""
     confirm_s: float = 2.0
     """How long the key metric must stay beyond `change_deg` from the reference to count."""
     confirm_looks: int = 3
@@ -67,10 +74,12 @@ class RateConfig:
             raise ValueError(f"confirm_looks={self.confirm_looks} must be >= 1")
         if not (0.0 < self.reference_weight <= 1.0):
             raise ValueError(f"reference_weight={self.reference_weight} must be within (0, 1]")
-        if self.noise_band_k <= 0 or self.max_change_deg < self.change_deg:
+        if not (self.noise_band_k > 0):  # written so that NaN fails too
+            raise ValueError(f"noise_band_k={self.noise_band_k} must be > 0")
+        if not (self.max_change_deg >= self.change_deg):
             raise ValueError(
-                f"noise_band_k={self.noise_band_k} must be > 0 and max_change_deg="
-                f"{self.max_change_deg} at least change_deg={self.change_deg}"
+                f"max_change_deg={self.max_change_deg} must be at least "
+                f"change_deg={self.change_deg}"
             )
         if not (0.0 < self.noise_weight <= 1.0):
             raise ValueError(f"noise_weight={self.noise_weight} must be within (0, 1]")
@@ -87,6 +96,8 @@ class AdaptiveRate:
         self._outside_sign = 0.0
         self._outside_looks = 0
         self._noise_var = (config.change_deg / config.noise_band_k) ** 2
+        self._last_value = math.nan
+        self._last_t_s = math.nan
 
     @property
     def band_deg(self) -> float:
@@ -100,15 +111,16 @@ class AdaptiveRate:
         c = self.config
         if math.isnan(value):
             return False
+        last_value, last_t_s = self._last_value, self._last_t_s
+        self._last_value, self._last_t_s = value, t_s
         if math.isnan(self._reference):
             self._reference = value
             return False
         residual = value - self._reference
         if abs(residual) <= self.band_deg:
-            # Only in-band looks feed the noise estimate, so a real change cannot widen the band
-            # that is catching it. The estimate is truncated by the band, which lets the band
-            # grow step by step to about 2.3 SD of the true noise (capped).
-            self._noise_var += c.noise_weight * (residual * residual - self._noise_var)
+            if not math.isnan(last_value) and t_s - last_t_s >= NOISE_MIN_GAP_S:
+                step = min(abs(value - last_value), c.max_change_deg)
+                self._noise_var += c.noise_weight * (step * step / 2.0 - self._noise_var)
             self._outside_since_s, self._outside_looks = math.nan, 0
             self._reference += c.reference_weight * residual
             return False
@@ -136,7 +148,11 @@ class AdaptiveRate:
         return 1.0 / fps
 
     def kick(self, t_s: float) -> None:
-        """Sample fast for a while (after start, resume, or the camera coming back)."""
+        """Sample fast for a while (after a resume, or the camera coming back).
+
+        The noise estimate is kept: it belongs to the camera and the sitter, not to the gap.
+        """
         self._busy_until_s = t_s + self.config.settle_s
         self._reference = math.nan
         self._outside_since_s = math.nan
+        self._last_value = math.nan
