@@ -64,7 +64,8 @@ class Terminated(KeyboardInterrupt):
 
     A subclass on purpose: CPython 3.11 remembers a bare KeyboardInterrupt that passed through
     an `exec` of source text (dataclasses build their methods that way, so a signal during an
-    import does it) and then ends the process by SIGINT whatever exit code we return.
+    import does it), and a process started as `python -m posture` then ends by SIGINT whatever
+    exit code we return (the `posture` console script is not affected).
     """
 
 

@@ -23,8 +23,10 @@ def test_image_stats_equal_the_plain_channel_mean_of_every_8th_pixel(
     assert stats.std_luma == pytest.approx(float(expected.std()))
 
 
-def test_image_stats_do_not_change_the_frame() -> None:
-    image = np.random.default_rng(1).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32])
+def test_image_stats_do_not_change_the_frame(dtype: type) -> None:
+    # float32 too: there a conversion may return a view of the caller's pixels
+    image = np.random.default_rng(1).integers(0, 256, (64, 64, 3)).astype(dtype)
     before = image.copy()
     quality.image_stats(image)
     np.testing.assert_array_equal(image, before)
