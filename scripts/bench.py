@@ -218,7 +218,7 @@ def measure_model_noise(model: Path, photos: int = 3, frames: int = 90) -> tuple
             for i in range(frames):
                 m = np.float32([[1, 0, rng.normal(0, 0.5)], [0, 1, rng.normal(0, 0.5)]])
                 im = cv2.warpAffine(bgr, m, (w, h), borderMode=cv2.BORDER_REFLECT)
-                im = np.clip(im + rng.normal(0, 4, im.shape), 0, 255).astype(np.uint8)
+                im = np.clip(np.rint(im + rng.normal(0, 4, im.shape)), 0, 255).astype(np.uint8)
                 out.append(pose.detect(im, t_s=i / FPS))
         cva = compute_metrics(PoseBatch.from_frames(out)).values["cva_deg"][10:]
         cva = cva[np.isfinite(cva)]
@@ -425,7 +425,9 @@ def bench_pipeline(model: Path, clip: Path, n: int, tmp: Path) -> dict[str, Any]
     again = []
     with pose_mod.MediaPipePose(model, mode="image") as p4:
         for im in images[:SELF_AGREEMENT_FRAMES]:
-            jittered = np.clip(im + rng.normal(0.0, 1.0, im.shape), 0, 255).astype(np.uint8)
+            jittered = np.clip(np.rint(im + rng.normal(0.0, 1.0, im.shape)), 0, 255).astype(
+                np.uint8
+            )
             f = p4.detect(jittered)
             again.append(float(frame_metrics(f).values["cva_deg"][0]) if f.person else math.nan)
     self_diff = np.abs(np.array(again) - np.array(base_cva[: len(again)]))
@@ -604,7 +606,7 @@ def _camera_monitor_child(model: Path, clip: Path) -> int:
 def sample_monitor(
     proc: subprocess.Popen[bytes], clip_s: float, settle_s: float, key: str = "monitor"
 ) -> tuple[threading.Thread, dict[str, float]]:
-    """Read the child's CPU at `settle_s` after start (model loaded, warm-up sampling over) and
+    """Read the child's CPU at `settle_s` after start (model loaded, first looks done) and
     again 1 s before the clip ends; run in a thread beside the other measurements."""
     t_start = time.perf_counter()
     out: dict[str, float] = {}

@@ -54,7 +54,8 @@ def noisy(base: np.ndarray, n: int, rng: np.random.Generator) -> list[np.ndarray
     """`n` copies of `base` with independent per-pixel Gaussian noise, clipped to uint8."""
     b = base.astype(np.float64)
     return [
-        np.clip(b + rng.normal(0, NOISE_SD, b.shape), 0, 255).astype(np.uint8) for _ in range(n)
+        np.clip(np.rint(b + rng.normal(0, NOISE_SD, b.shape)), 0, 255).astype(np.uint8)
+        for _ in range(n)
     ]
 
 
@@ -123,6 +124,25 @@ def score(s: Floats, bad: NDArray[np.bool_], session: np.ndarray, ann: Floats) -
     }
 
 
+BOOTSTRAP_ROUNDS = 2000
+
+
+def bootstrap_auc_difference(
+    a: Floats, b: Floats, bad: NDArray[np.bool_], seed: int = 0
+) -> tuple[float, float]:
+    """95 % interval of AUC(a) - AUC(b) over photos resampled with replacement (paired)."""
+    rng = np.random.default_rng(seed)
+    diffs = []
+    n = a.size
+    for _ in range(BOOTSTRAP_ROUNDS):
+        i = rng.integers(0, n, n)
+        if bad[i].all() or not bad[i].any():
+            continue
+        diffs.append(side.auc(-a[i], bad[i]) - side.auc(-b[i], bad[i]))
+    lo, hi = np.percentile(diffs, [2.5, 97.5])
+    return float(lo), float(hi)
+
+
 def analyse(cvas: dict[str, Floats], rows: list[dict[str, str]]) -> dict[str, Any]:
     """Print the agreement and accuracy tables; return them as a JSON-ready dict."""
     img, vid, img2 = cvas["image"], cvas["video"], cvas["image2"]
@@ -182,6 +202,22 @@ def analyse(cvas: dict[str, Floats], rows: list[dict[str, str]]) -> dict[str, An
     out["accuracy"] = acc
     out["accuracy_photos"] = int(use.sum())
 
+    a, v = med["image"][use], med["video"][use]
+    lo, hi = bootstrap_auc_difference(a, v, bad[use])
+    lower = float(np.mean(v < a))
+    gap = acc["image, per-photo median"]["auc"] - acc["video, per-photo median"]["auc"]
+    print(
+        f"\nAUC image - video, per-photo medians: {gap:+.3f}, paired bootstrap 95 % CI "
+        f"[{lo:+.3f}, {hi:+.3f}] ({BOOTSTRAP_ROUNDS} resamples of photos)"
+    )
+    print(
+        f"VIDEO reads lower than IMAGE on {lower:.0%} of photos (median signed "
+        f"{float(np.median(v - a)):+.2f} deg)"
+    )
+    out["auc_difference_ci95"] = [lo, hi]
+    out["video_lower_share"] = lower
+    out["video_minus_image_median_deg"] = float(np.median(v - a))
+
     diff = np.abs(med["image"] - med["video"])
     big = np.flatnonzero(np.nan_to_num(diff, nan=np.inf) > DIFF_LIST_DEG)
     print(f"\nphotos whose median CVA differs by > {DIFF_LIST_DEG:g} deg (IMAGE vs VIDEO):")
@@ -216,7 +252,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--frames", type=int, default=20, help="noisy frames per photo")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", type=Path, help="write results (and per-frame CVAs) here")
+    ap.add_argument(
+        "--from-json", type=Path, help="re-analyse the per-frame CVAs a --json run saved"
+    )
     args = ap.parse_args(argv)
+    rows = side.read_labels()
+    if args.from_json is not None:
+        saved = json.loads(args.from_json.read_text())["per_frame"]
+        if saved["files"] != [r["file"] for r in rows]:
+            ap.error(f"{args.from_json} was made from other photos than {side.DATA}")
+        analyse({k: np.array(saved[k], dtype=float) for k in ("image", "video", "image2")}, rows)
+        return 0
     if args.frames < 2:
         ap.error(f"--frames must be at least 2, got {args.frames}")
     model = args.model
@@ -224,7 +270,6 @@ def main(argv: list[str] | None = None) -> int:
         from posture.adapters.models import resolve
 
         model = Path(resolve().path)
-    rows = side.read_labels()
     files = [r["file"] for r in rows]
     cvas = run(model, files, args.frames, args.seed)
     out = analyse(cvas, rows)
