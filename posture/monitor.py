@@ -467,7 +467,8 @@ def format_status(f: dict[str, Any]) -> str:
             + (f" ({change:+.0f} vs baseline)" if change is not None else "")
         )
     if f.get("faults"):
-        parts.append("faults: " + ", ".join(x.replace("_", " ") for x in f["faults"]))
+        label = "building" if f.get("building") else "faults"
+        parts.append(f"{label}: " + ", ".join(x.replace("_", " ") for x in f["faults"]))
     if f.get("fps"):
         parts.append(f"{f['fps']:.1f} fps")
     if f.get("snoozed_for_s"):

@@ -152,6 +152,8 @@ def status_fields(verdict: Verdict, a: Analysis, baseline_cva: float) -> dict[st
         "state": verdict.state,
         "reason": verdict.reason,
         "faults": list(verdict.active_faults or verdict.instant_faults),
+        # seen now but not yet held for the persistence time: no episode, no alert yet
+        "building": bool(verdict.instant_faults) and not verdict.active_faults,
         "view": a.view,
         "cva_deg": None if math.isnan(cva) else round(cva, 1),
         "cva_change_deg": None

@@ -411,3 +411,23 @@ def test_the_system_clock_counts_suspended_time_where_it_can() -> None:
         assert abs(c.monotonic() - time.clock_gettime(time.CLOCK_BOOTTIME)) < 0.5
     a = c.monotonic()
     assert c.monotonic() >= a
+
+
+def test_status_line_says_building_until_a_fault_has_held(
+    pictures: dict[str, np.ndarray], pose: CachedPose
+) -> None:
+    clock = FakeClock(T0)
+
+    def image_at(t: float) -> np.ndarray:
+        return noisy(pictures["upright" if t - T0 < 10 else "forward"], t)
+
+    camera = ScriptedCamera(clock, image_at, end_s=T0 + 40)
+    run = Run(clock, camera, pose, judge=JudgeConfig(persistence_s=10))
+    run.run()
+    lines = run.status_text.getvalue().splitlines()
+    building = [i for i, x in enumerate(lines) if "building: forward head" in x]
+    held = [i for i, x in enumerate(lines) if "faults: forward head" in x]
+    assert building and held, lines
+    assert max(building) < min(held), "building comes first, then the fault that held"
+    assert all(lines[i].startswith("posture: good") for i in building)
+    assert all(lines[i].startswith("posture: slouching") for i in held)
