@@ -171,11 +171,10 @@ class LazyJudge:
         self, config: JudgeConfig, choice: ProfileChoice, model_sha256: str | None
     ) -> None:
         self._config = config
-        self._fixed = choice.profile is not None
-        self._family_chosen = self._fixed
+        self._family_chosen = choice.profile is not None  # a person's own profile is fixed
         self._snoozed_until: float | None = None
         self.profile = choice.profile or load_default_profile("side_right")
-        if self._fixed:
+        if choice.profile is not None:
             # Metric version and model are known now: refuse a stale profile at start, with the
             # reason and "recalibrate", rather than on some later frame.
             check_profile(

@@ -89,45 +89,37 @@ def _interruption(exc: BaseException) -> KeyboardInterrupt | None:
 
     Python 3.11 wraps one raised during class creation (in a `__set_name__`) in a RuntimeError.
     """
-    while exc is not None:
-        if isinstance(exc, KeyboardInterrupt):
-            return exc
-        exc = exc.__cause__  # type: ignore[assignment]
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, KeyboardInterrupt):
+            return cause
+        cause = cause.__cause__
     return None
-
-
-def _interrupted(exc: KeyboardInterrupt) -> int:
-    """Say how the command ended; 143 for SIGTERM and 130 for Ctrl-C, as shells report them."""
-    if isinstance(exc, Terminated):
-        print("posture: terminated", file=sys.stderr)
-        return 143
-    print("posture: interrupted", file=sys.stderr)
-    return 130
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (0 ok, 1 error, 2 usage, 130 Ctrl-C, 143 SIGTERM)."""
-    try:  # Ctrl-C while the command modules import (numpy, cv2) is still an interruption
+    try:  # a Ctrl-C while the command modules import (numpy, cv2) is an interruption too
         parser = build_parser()
-    except (KeyboardInterrupt, RuntimeError) as exc:
-        if (stop := _interruption(exc)) is None:
-            raise
-        return _interrupted(stop)
-    args = parser.parse_args(argv)
-    configure_logging(args.verbose)
-    _terminate_as_interrupt()
-    if not getattr(args, "func", None):
-        parser.print_help(sys.stderr)
-        return 2
-    try:
+        args = parser.parse_args(argv)
+        configure_logging(args.verbose)
+        _terminate_as_interrupt()
+        if not getattr(args, "func", None):
+            parser.print_help(sys.stderr)
+            return 2
         return int(args.func(args))
     except PostureError as exc:
         print(f"posture: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except (KeyboardInterrupt, RuntimeError) as exc:
-        if (stop := _interruption(exc)) is None:
+        stop = _interruption(exc)
+        if stop is None:
             raise
-        return _interrupted(stop)
+        if isinstance(stop, Terminated):  # 143 and 130, as shells report them
+            print("posture: terminated", file=sys.stderr)
+            return 143
+        print("posture: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -14,6 +14,7 @@ import numpy as np
 
 from posture.adapters.camera import Frame
 from posture.adapters.notify import DeliveryResult
+from posture.clock import Clock, SystemClock
 from posture.core.errors import CameraUnavailable, SourceError
 from posture.core.landmarks import PoseFrame
 
@@ -370,7 +371,11 @@ class ReplayCamera:
     live = True
 
     def __init__(
-        self, frames: list[np.ndarray], fps: float = 30.0, clock: object = None, quality: int = 85
+        self,
+        frames: list[np.ndarray],
+        fps: float = 30.0,
+        clock: Clock | None = None,
+        quality: int = 85,
     ) -> None:
 
         import cv2
@@ -380,11 +385,7 @@ class ReplayCamera:
             for f in frames
         ]
         self.fps = fps
-        if clock is None:
-            from posture.clock import SystemClock
-
-            clock = SystemClock()
-        self._clock = clock
+        self._clock: Clock = clock or SystemClock()
         self._t0: float | None = None
         self._index = 0
         self.description = f"replayed camera ({len(frames)} frames at {fps:g} fps)"
@@ -392,7 +393,7 @@ class ReplayCamera:
         self.closed = False
 
     @classmethod
-    def from_video(cls, path: str, clock: object = None) -> ReplayCamera:
+    def from_video(cls, path: str, clock: Clock | None = None) -> ReplayCamera:
         """Load a whole clip (keep it short: every frame is held in memory, compressed)."""
         import cv2
 
@@ -411,12 +412,12 @@ class ReplayCamera:
         """Return the current frame; None once the clip has played through."""
         import cv2
 
-        now = float(self._clock.monotonic())  # type: ignore[attr-defined]
+        now = float(self._clock.monotonic())
         if self._t0 is None:
             self._t0 = now
         if not_before_s is not None and now < not_before_s:
-            self._clock.sleep(not_before_s - now)  # type: ignore[attr-defined]
-            now = float(self._clock.monotonic())  # type: ignore[attr-defined]
+            self._clock.sleep(not_before_s - now)
+            now = float(self._clock.monotonic())
         i = int((now - self._t0) * self.fps)
         if i >= len(self._jpeg):
             return None

@@ -349,18 +349,23 @@ PIPELINE_CHUNK = 50
 """Frames per turn when ours and the naive baseline alternate."""
 
 
-def bench_pipeline(model: Path, clip: Path, n: int, tmp: Path) -> dict[str, Any]:
-    """Our pipeline on every frame of `clip` (first n), stage by stage, then the naive baseline.
+def _cva(frame: Any) -> float:
+    """One PoseFrame's CVA estimate, NaN without a person or without a side view."""
+    return float(frame_metrics(frame).values["cva_deg"][0]) if frame.person else math.nan
 
-    Ours: VideoFileSource -> FrameAnalyzer (quality, VIDEO-mode pose, geometry, One Euro) ->
-    PostureSession (judge, store). Baseline: decode, BGR->RGB, IMAGE-mode pose, geometry.
+
+def bench_pipeline(model: Path, clip: Path, n: int, tmp: Path) -> dict[str, Any]:
+    """Our pipeline and the naive baseline on every frame of `clip` (first n), taking turns.
+
+    Ours, stage by stage: VideoFileSource -> FrameAnalyzer (quality, VIDEO-mode pose, geometry,
+    One Euro) -> PostureSession (judge, store). Baseline: decode, BGR->RGB, IMAGE-mode pose,
+    geometry.
     """
     import cv2
 
     from posture.adapters import pose as pose_mod
     from posture.adapters.camera import VideoFileSource
     from posture.adapters.store import HistoryStore
-    from posture.core.geometry import frame_metrics
     from posture.pipeline import FrameAnalyzer
 
     t = _Timed()
@@ -402,7 +407,7 @@ def bench_pipeline(model: Path, clip: Path, n: int, tmp: Path) -> dict[str, Any]
             if not ok:
                 break
             f = p3.detect(bgr)
-            base_cva.append(float(frame_metrics(f).values["cva_deg"][0]) if f.person else math.nan)
+            base_cva.append(_cva(f))
         base_total += time.process_time() - c0
         if k == k0:
             break
@@ -428,8 +433,7 @@ def bench_pipeline(model: Path, clip: Path, n: int, tmp: Path) -> dict[str, Any]
             jittered = np.clip(np.rint(im + rng.normal(0.0, 1.0, im.shape)), 0, 255).astype(
                 np.uint8
             )
-            f = p4.detect(jittered)
-            again.append(float(frame_metrics(f).values["cva_deg"][0]) if f.person else math.nan)
+            again.append(_cva(p4.detect(jittered)))
     self_diff = np.abs(np.array(again) - np.array(base_cva[: len(again)]))
     self_diff = self_diff[np.isfinite(self_diff)]
     t_copy, t_geom = 0.0, 0.0

@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +73,15 @@ def pictures() -> dict[str, np.ndarray]:
         "forward": head_forward(photo),
         "black": np.zeros_like(photo.image),
     }
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[ControlServer]:
+    """A started control socket, closed after the test."""
+    srv = ControlServer(tmp_path / "run" / "control.sock")
+    srv.start()
+    yield srv
+    srv.close()
 
 
 @pytest.fixture(scope="module")
@@ -218,11 +227,9 @@ def test_black_and_frozen_frames_are_unknown_never_slouching(
 
 
 def test_snooze_releases_a_live_camera_and_resume_reopens_it(
-    pictures: dict[str, np.ndarray], pose: CachedPose, tmp_path: Path
+    pictures: dict[str, np.ndarray], pose: CachedPose, server: ControlServer
 ) -> None:
     clock = HookClock(T0)
-    server = ControlServer(tmp_path / "run" / "control.sock")
-    server.start()
     seen: dict[str, Any] = {}
     path = server.path
     clock.at(T0 + 10, lambda: control.send({"cmd": "snooze", "seconds": 60}, path))
@@ -237,10 +244,7 @@ def test_snooze_releases_a_live_camera_and_resume_reopens_it(
         control=server,
         judge=JudgeConfig(persistence_s=5, cooldown_s=0, recover_window_s=2),
     )
-    try:
-        run.run()
-    finally:
-        server.close()
+    run.run()
 
     rel = lambda ts: [round(t - T0, 1) for t in ts]  # noqa: E731
     opened, closed = rel(camera.opened), rel(camera.closed)
@@ -259,20 +263,15 @@ def test_snooze_releases_a_live_camera_and_resume_reopens_it(
 
 
 def test_screen_lock_releases_the_camera_and_holds_alerts(
-    pictures: dict[str, np.ndarray], pose: CachedPose, tmp_path: Path
+    pictures: dict[str, np.ndarray], pose: CachedPose, server: ControlServer
 ) -> None:
     clock = HookClock(T0)
-    server = ControlServer(tmp_path / "run" / "control.sock")
-    server.start()
     seen: dict[str, Any] = {}
     clock.at(T0 + 40, lambda: seen.update(during=control.send({"cmd": "status"}, server.path)))
     probe = FakeLockProbe(clock, locked=[(T0 + 20, T0 + 60)])
     camera = ScriptedCamera(clock, lambda t: noisy(pictures["upright"], t), end_s=T0 + 90)
     run = Run(clock, camera, pose, lock_probe=probe, control=server)
-    try:
-        result = run.run()
-    finally:
-        server.close()
+    result = run.run()
     assert result.screen_locks == 1
     opened, closed = [t - T0 for t in camera.opened], [t - T0 for t in camera.closed]
     assert len(opened) == 2
@@ -354,19 +353,14 @@ def test_a_run_without_any_frame_still_ends_its_stored_session(
 
 
 def test_time_limit_holds_during_a_snooze(
-    pictures: dict[str, np.ndarray], pose: CachedPose, tmp_path: Path
+    pictures: dict[str, np.ndarray], pose: CachedPose, server: ControlServer
 ) -> None:
     clock = HookClock(T0)
-    server = ControlServer(tmp_path / "run" / "control.sock")
-    server.start()
     clock.at(T0 + 5, lambda: control.send({"cmd": "snooze", "seconds": 3600}, server.path))
     camera = ScriptedCamera(clock, lambda t: noisy(pictures["upright"], t), end_s=T0 + 7200)
     run = Run(clock, camera, pose, control=server)
     run.monitor.max_seconds = 20.0
-    try:
-        result = run.run()
-    finally:
-        server.close()
+    result = run.run()
     assert result.stopped_by == "time limit"
     assert clock.monotonic() - T0 < 30
 

@@ -26,6 +26,7 @@ from typing import Protocol
 
 import numpy as np
 
+from posture.clock import Clock, SystemClock
 from posture.core.errors import CameraUnavailable, SourceError
 
 log = logging.getLogger(__name__)
@@ -228,18 +229,14 @@ class CameraSource:
         height: int = 480,
         fps: float | None = None,
         stale_after_s: float = 3.0,
-        clock: object | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.device = device
         self.width = width
         self.height = height
         self.fps = fps
         self.stale_after_s = stale_after_s
-        if clock is None:
-            from posture.clock import SystemClock
-
-            clock = SystemClock()
-        self._clock = clock
+        self._clock: Clock = clock or SystemClock()
         self.description = f"camera {device}" if isinstance(device, int) else f"stream {device}"
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -288,7 +285,7 @@ class CameraSource:
                 cap = self._cap
                 ok = bool(cap is not None and cap.grab())
                 if ok:
-                    self._grab_t = self._clock.monotonic()  # type: ignore[attr-defined]
+                    self._grab_t = self._clock.monotonic()
                     self._grab_seq += 1
             if ok:
                 failures = 0
@@ -302,7 +299,7 @@ class CameraSource:
 
     def read(self, not_before_s: float | None = None) -> Frame | None:
         """Decode the newest grabbed frame; CameraUnavailable when the device stopped delivering."""
-        deadline = self._clock.monotonic() + self.stale_after_s  # type: ignore[attr-defined]
+        deadline = self._clock.monotonic() + self.stale_after_s
         while True:
             if self._failed:
                 raise CameraUnavailable(f"{self.description} stopped delivering frames")
@@ -312,11 +309,11 @@ class CameraSource:
                     assert self._cap is not None  # noqa: S101 - invariant: set while fresh
                     ok, image = self._cap.retrieve()
                     self._read_seq = self._grab_seq
-                    t_s = float(self._grab_t)  # type: ignore[arg-type]
+                    t_s = float(self._grab_t)
                     if ok and image is not None:
                         self._index += 1
                         return Frame(t_s=t_s, image=image, index=self._index)
-            if self._clock.monotonic() > deadline:  # type: ignore[attr-defined]
+            if self._clock.monotonic() > deadline:
                 raise CameraUnavailable(
                     f"{self.description} delivered no frame for {self.stale_after_s:.0f} s"
                 )

@@ -28,19 +28,20 @@ FAULT_TITLES: dict[str, str] = {
 """How each fault is named in an alert title."""
 
 EVIDENCE: dict[str, str] = {
-    "cva_deg": "neck {amount} below your baseline",
-    "neck_angle_deg": "neck {amount} further forward than your baseline",
-    "neck_flexion_deg": "head bent {amount} more than your baseline",
-    "head_drop": "head {amount} lower than your baseline",
-    "nose_drop": "head {amount} lower than your baseline",
-    "face_scale": "face {amount} closer to the screen than your baseline",
-    "lean_in": "leaning in {amount} more than your baseline",
-    "shoulder_protraction": "shoulders {amount} further forward than your baseline",
-    "shoulder_angle_deg": "shoulders rounded {amount} past your baseline",
-    "head_roll_deg": "head tilted {amount} past your baseline",
-    "shoulder_tilt_deg": "shoulders tilted {amount} past your baseline",
+    "cva_deg": "neck {amount} below {reference}",
+    "neck_angle_deg": "neck {amount} further forward than {reference}",
+    "neck_flexion_deg": "head bent {amount} more than {reference}",
+    "head_drop": "head {amount} lower than {reference}",
+    "nose_drop": "head {amount} lower than {reference}",
+    "face_scale": "face {amount} closer to the screen than {reference}",
+    "lean_in": "leaning in {amount} more than {reference}",
+    "shoulder_protraction": "shoulders {amount} further forward than {reference}",
+    "shoulder_angle_deg": "shoulders rounded {amount} past {reference}",
+    "head_roll_deg": "head tilted {amount} past {reference}",
+    "shoulder_tilt_deg": "shoulders tilted {amount} past {reference}",
 }
-"""Evidence phrases per metric key; deviations are positive when worse, whatever the metric."""
+"""Evidence phrases per metric key; deviations are positive when worse, whatever the metric.
+`{reference}` is what the deviation is measured from (YOUR_BASELINE or POPULATION_BASELINE)."""
 
 URGENCY: dict[str, str] = {"nudge": "normal", "escalation": "normal", "break": "normal"}
 """Notification urgency per alert kind. "critical" would pin escalations on screen until
@@ -103,9 +104,8 @@ def evidence(metric: str, deviation: float, unit: str, reference: str = YOUR_BAS
     """Return `neck 9° below your baseline`, or "" when the deviation is not a finite number."""
     if not math.isfinite(deviation):
         return ""
-    template = EVIDENCE.get(metric, metric.replace("_", " ") + " {amount} past your baseline")
-    text = template.format(amount=format_amount(deviation, unit))
-    return text.replace(YOUR_BASELINE, reference)
+    template = EVIDENCE.get(metric, metric.replace("_", " ") + " {amount} past {reference}")
+    return template.format(amount=format_amount(deviation, unit), reference=reference)
 
 
 def _suggest(exercise: Exercise) -> str:

@@ -124,7 +124,7 @@ class AdaptiveRate:
             self._outside_since_s, self._outside_looks = math.nan, 0
             self._reference += c.reference_weight * residual
             return False
-        sign = math.copysign(1.0, value - self._reference)
+        sign = math.copysign(1.0, residual)
         if math.isnan(self._outside_since_s) or sign != self._outside_sign:
             self._outside_since_s, self._outside_sign, self._outside_looks = t_s, sign, 0
         self._outside_looks += 1
