@@ -359,12 +359,13 @@ def bench_pipeline(model: Path, clip: Path, n: int, tmp: Path) -> dict[str, Any]
 
     Ours, stage by stage: VideoFileSource -> FrameAnalyzer (quality, VIDEO-mode pose, geometry,
     One Euro) -> PostureSession (judge, store). Baseline: decode, BGR->RGB, IMAGE-mode pose,
-    geometry.
+    geometry, with OpenCV's default thread pool (ours limits it: posture.adapters.opencv).
     """
     import cv2
 
     from posture.adapters import pose as pose_mod
     from posture.adapters.camera import VideoFileSource
+    from posture.adapters.opencv import OPENCV_THREADS
     from posture.adapters.store import HistoryStore
     from posture.pipeline import FrameAnalyzer
 
@@ -391,6 +392,7 @@ def bench_pipeline(model: Path, clip: Path, n: int, tmp: Path) -> dict[str, Any]
     p3 = pose_mod.MediaPipePose(model, mode="image")
     cap = cv2.VideoCapture(str(clip))
     while k < n:
+        cv2.setNumThreads(OPENCV_THREADS)  # what posture.adapters.opencv sets for our process
         c0 = time.process_time()
         k0 = k
         while k < min(n, k0 + PIPELINE_CHUNK) and (frame := read()) is not None:
@@ -401,6 +403,7 @@ def bench_pipeline(model: Path, clip: Path, n: int, tmp: Path) -> dict[str, Any]
             ours_cva.append(a.raw["cva_deg"])
             k += 1
         ours_total += time.process_time() - c0
+        cv2.setNumThreads(-1)  # a naive program runs OpenCV with its default thread pool
         c0 = time.process_time()
         for _ in range(k - k0):
             ok, bgr = cap.read()
@@ -412,6 +415,7 @@ def bench_pipeline(model: Path, clip: Path, n: int, tmp: Path) -> dict[str, Any]
         if k == k0:
             break
     cap.release()
+    cv2.setNumThreads(OPENCV_THREADS)
     p3.close()
     store.close()
     source.close()

@@ -26,6 +26,7 @@ from typing import Protocol
 
 import numpy as np
 
+from posture.adapters.opencv import opencv
 from posture.clock import Clock, SystemClock
 from posture.core.errors import CameraUnavailable, SourceError
 
@@ -70,12 +71,6 @@ class FrameSource(Protocol):
         ...
 
 
-def _cv2():  # type: ignore[no-untyped-def]
-    import cv2
-
-    return cv2
-
-
 class VideoFileSource:
     """A video file, decoded frame by frame at its own timestamps."""
 
@@ -86,7 +81,7 @@ class VideoFileSource:
         self.description = f"video {self.path}"
         if not self.path.is_file():
             raise SourceError(f"video file {self.path} does not exist")
-        cv2 = _cv2()
+        cv2 = opencv()
         self._cap = cv2.VideoCapture(str(self.path))
         if not self._cap.isOpened():
             raise SourceError(
@@ -131,7 +126,7 @@ class VideoFileSource:
 
     def _seek(self, target: int) -> None:
         """Position before frame `target`; on a file that cannot seek, keep grabbing instead."""
-        cv2 = _cv2()
+        cv2 = opencv()
         if self._cap.set(cv2.CAP_PROP_POS_FRAMES, float(target)):
             pos = int(self._cap.get(cv2.CAP_PROP_POS_FRAMES))
             if pos == target:
@@ -201,7 +196,7 @@ def read_image(path: Path) -> np.ndarray:
         raise SourceError(f"{path} does not exist")
     if not path.is_file():
         raise SourceError(f"{path} is not a file")
-    cv2 = _cv2()
+    cv2 = opencv()
     data = np.fromfile(str(path), dtype=np.uint8)
     if data.size == 0:
         raise SourceError(f"{path} is empty (0 bytes)")
@@ -250,7 +245,7 @@ class CameraSource:
         self._open()
 
     def _open(self) -> None:
-        cv2 = _cv2()
+        cv2 = opencv()
         cap = cv2.VideoCapture(self.device)
         if not cap.isOpened():
             cap.release()

@@ -19,6 +19,7 @@ from typing import Any, Literal, Protocol
 import numpy as np
 
 from posture.adapters import native_logs
+from posture.adapters.opencv import opencv
 from posture.core.errors import FrameError, ModelError
 from posture.core.landmarks import N_LANDMARKS, PoseFrame
 from posture.core.quality import check_frame
@@ -49,8 +50,7 @@ def to_rgb(image: np.ndarray, color: ColorOrder = "bgr") -> np.ndarray:
     check_frame(image)
     if image.ndim == 3 and image.shape[2] == 1:
         image = image[:, :, 0]
-    import cv2
-
+    cv2 = opencv()
     if image.ndim == 2:
         return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
     if image.shape[2] == 4:

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from posture.adapters.opencv import opencv
 from posture.core.landmarks import SKELETON_EDGES
 
 log = logging.getLogger(__name__)
@@ -44,8 +45,7 @@ def draw_overlay(
     The text sits in a dark band along the bottom edge, where it never covers the head; in side
     view the ear-shoulder line the CVA estimate measures is drawn in amber.
     """
-    import cv2
-
+    cv2 = opencv()
     out = image.copy() if image.ndim == 3 else cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
     h, w = out.shape[:2]
     colour = STATE_COLOURS_BGR.get(state, (255, 255, 255))
@@ -132,8 +132,7 @@ class PreviewWindow:
         """Draw and display one frame (monitor observer signature)."""
         if not self.enabled:
             return
-        import cv2
-
+        cv2 = opencv()
         img = draw_overlay(
             frame.image,
             analysis,
@@ -156,8 +155,7 @@ class PreviewWindow:
     def close(self) -> None:
         """Close the window if it was opened."""
         if self.shown:
-            import cv2
-
+            cv2 = opencv()
             try:
                 cv2.destroyWindow(WINDOW)
                 cv2.waitKey(1)

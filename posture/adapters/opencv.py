@@ -1,0 +1,31 @@
+"""OpenCV as a background process wants it: imported on first use, its thread pool limited once.
+
+OpenCV spreads `cvtColor` and friends over a pool of worker threads sized to the machine. For one
+640 x 480 frame at a time the pool costs more than it saves: in the analyse loop its worker thread
+burnt 0.7-0.85 ms of CPU per frame waking up and spinning, and the colour conversion itself took
+0.25 ms instead of 0.07 (docs/PERFORMANCE.md). A monitor that runs all day on a laptop wants the
+serial path, so every posture module that needs cv2 gets it from `opencv()`.
+
+The limit is process-wide (OpenCV has no other kind) and set once: an application that embeds
+posture and later calls `cv2.setNumThreads` itself keeps its own choice.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+OPENCV_THREADS = 1
+"""Worker threads OpenCV may use for per-frame operations (1: the calling thread only)."""
+
+_configured = False
+
+
+def opencv() -> ModuleType:
+    """Return cv2, its thread pool limited to `OPENCV_THREADS` on the first call."""
+    global _configured
+    import cv2
+
+    if not _configured:
+        cv2.setNumThreads(OPENCV_THREADS)
+        _configured = True
+    return cv2
