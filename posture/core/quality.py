@@ -66,16 +66,16 @@ class ImageStats:
 
 def image_stats(image: np.ndarray, step: int = 8) -> ImageStats:
     """Luma statistics of a BGR, RGB or gray uint8 frame (channel order barely matters here)."""
-    sub = image[::step, ::step].astype(np.float32)
+    sub = image[::step, ::step]
     if sub.ndim == 3:
-        # Channel by channel: the same sums as `mean(axis=2)`, a quarter of its time on a
-        # strided (h, w, 3) view (numpy reduces a short last axis slowly).
-        luma = sub[..., 0].copy()
+        # Channel by channel, each converted as it is added: the same sums as `mean(axis=2)`
+        # on a float copy, at a third of its time (numpy reduces a short last axis slowly).
+        luma = sub[..., 0].astype(np.float32)
         for c in range(1, sub.shape[2]):
             luma += sub[..., c]
         luma /= sub.shape[2]
     else:
-        luma = sub
+        luma = sub.astype(np.float32)
     return ImageStats(float(luma.mean()), float(luma.std()), luma)
 
 
