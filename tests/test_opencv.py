@@ -1,4 +1,5 @@
-"""OpenCV's thread pool is limited once for the process (posture.adapters.opencv).
+"""OpenCV's thread pool is limited once for the process (posture.adapters.opencv), and video
+files are decoded on one thread.
 
 Each check runs in a fresh interpreter: the limit is process-wide, and the test process has long
 since called `opencv()`.
@@ -11,6 +12,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from tests.clips import write_clip
@@ -61,3 +63,40 @@ def test_an_embedding_program_keeps_its_own_later_choice() -> None:
         """
     )
     assert out == "1 3"
+
+
+def test_video_files_are_decoded_without_ffmpegs_frame_threads(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    frames = [rng.integers(0, 255, (480, 640, 3), dtype=np.uint8) for _ in range(6)]
+    clip = tmp_path / "c.mp4"  # MPEG-4 Part 2: FFmpeg frame-threads it (MJPEG it does not)
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"mp4v"), 10.0, (640, 480))
+    for f in frames:
+        writer.write(f)
+    writer.release()
+    out = _run(
+        f"""
+        import os
+        import cv2
+        from posture.adapters.camera import VideoFileSource
+
+        def decoder_threads():
+            names = []
+            for tid in os.listdir("/proc/self/task"):
+                with open(f"/proc/self/task/{{tid}}/comm") as f:
+                    names.append(f.read().strip())
+            return sum(n.startswith("av:") for n in names)
+
+        plain = cv2.VideoCapture({str(clip)!r})
+        plain.read()
+        plain.read()
+        default = decoder_threads()  # FFmpeg names its frame threads av:<codec>:df<n>
+        plain.release()
+        src = VideoFileSource({str(clip)!r})
+        n = sum(src.read() is not None for _ in range(6))
+        print(default, decoder_threads(), n)
+        """
+    )
+    default, ours, n = out.split()
+    assert int(default) > 0  # the check can see FFmpeg's threads at all
+    assert ours == "0"
+    assert n == "6"  # and every frame still decodes
