@@ -73,18 +73,22 @@ class FrameSource(Protocol):
 
 DECODE_THREADS = 1
 """FFmpeg decoder threads for video files. One thread decodes a 640 x 480 MPEG-4 frame with 13-16 %
-less CPU than FFmpeg's default frame threading (0.86 against 0.99 ms, docs/PERFORMANCE.md), and a
-monitor replaying a file keeps two fewer threads."""
+less CPU than FFmpeg's default frame threading, one thread per core (0.86 against 0.99 ms,
+docs/PERFORMANCE.md)."""
 
 
 def _open_video_file(path: Path) -> Any:
-    """Open `path` with FFmpeg on `DECODE_THREADS` threads, else with any backend that can."""
+    """Open `path` asking for `DECODE_THREADS`; without that request if no backend takes it.
+
+    `CAP_ANY` rather than naming FFmpeg: OpenCV warns on stderr when a backend asked for by name
+    cannot open a file, and unreadable files must fail with our message alone.
+    """
     cv2 = opencv()
-    cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG, [cv2.CAP_PROP_N_THREADS, DECODE_THREADS])
+    cap = cv2.VideoCapture(str(path), cv2.CAP_ANY, [cv2.CAP_PROP_N_THREADS, DECODE_THREADS])
     if cap.isOpened():
         return cap
     cap.release()
-    return cv2.VideoCapture(str(path))  # a file only another backend reads, or none
+    return cv2.VideoCapture(str(path))  # a backend that refuses the parameter, or none
 
 
 class VideoFileSource:
@@ -100,6 +104,7 @@ class VideoFileSource:
         cv2 = opencv()
         self._cap = _open_video_file(self.path)
         if not self._cap.isOpened():
+            self._cap.release()
             raise SourceError(
                 f"cannot open {self.path} as a video: the file is not a video OpenCV can decode, "
                 "or it is corrupt"

@@ -2,12 +2,14 @@
 
 OpenCV spreads `cvtColor` and friends over a pool of worker threads sized to the machine. For one
 640 x 480 frame at a time the pool costs more than it saves: in the analyse loop its worker thread
-burnt 0.7-0.85 ms of CPU per frame waking up and spinning, and the colour conversion itself took
-0.25 ms instead of 0.07 (docs/PERFORMANCE.md). A monitor that runs all day on a laptop wants the
-serial path, so every posture module that needs cv2 gets it from `opencv()`.
+burnt 0.73-0.85 ms of CPU per frame waking up and spinning, and the BGR -> RGB conversion took
+0.12-0.16 ms with the pool against 0.08-0.10 ms without (docs/PERFORMANCE.md). A monitor that runs
+all day on a laptop wants the serial path, so every posture adapter that needs cv2 gets it from
+`opencv()` (test helpers in posture.testing import cv2 directly: they are not the product).
 
-The limit is process-wide (OpenCV has no other kind) and set once: an application that embeds
-posture and later calls `cv2.setNumThreads` itself keeps its own choice.
+The limit is process-wide (OpenCV has no other kind) and set on the first call, overriding any
+earlier choice of an application that embeds posture; a `cv2.setNumThreads` after that first call
+is kept.
 """
 
 from __future__ import annotations
