@@ -389,11 +389,14 @@ def bench_pipeline(model: Path, clip: Path, n: int, tmp: Path) -> dict[str, Any]
     base_cva: list[float] = []
     ours_cva, k = [], 0
     ours_total = base_total = 0.0
+    turn_ratio: list[float] = []  # per turn: how much the verdict moves with the load
+    turn_overhead: list[float] = []
     p3 = pose_mod.MediaPipePose(model, mode="image")
     cap = cv2.VideoCapture(str(clip))
     while k < n:
         cv2.setNumThreads(OPENCV_THREADS)  # what posture.adapters.opencv sets for our process
         c0 = time.process_time()
+        inf0 = t.cpu_s.get("inference", 0.0)
         k0 = k
         while k < min(n, k0 + PIPELINE_CHUNK) and (frame := read()) is not None:
             if session.t0_s is None:
@@ -402,18 +405,25 @@ def bench_pipeline(model: Path, clip: Path, n: int, tmp: Path) -> dict[str, Any]
             step(a)
             ours_cva.append(a.raw["cva_deg"])
             k += 1
-        ours_total += time.process_time() - c0
+        ours_turn = time.process_time() - c0
+        inf_turn = t.cpu_s.get("inference", 0.0) - inf0
+        ours_total += ours_turn
         cv2.setNumThreads(-1)  # a naive program runs OpenCV with its default thread pool
         c0 = time.process_time()
+        b0 = len(base_cva)
         for _ in range(k - k0):
             ok, bgr = cap.read()
             if not ok:
                 break
             f = p3.detect(bgr)
             base_cva.append(_cva(f))
-        base_total += time.process_time() - c0
+        base_turn = time.process_time() - c0
+        base_total += base_turn
         if k == k0:
             break
+        if len(base_cva) > b0 and inf_turn > 0:
+            turn_ratio.append(round((ours_turn / (k - k0)) / (base_turn / (len(base_cva) - b0)), 3))
+            turn_overhead.append(round((ours_turn - inf_turn) / inf_turn, 3))
     cap.release()
     cv2.setNumThreads(OPENCV_THREADS)
     p3.close()
@@ -475,6 +485,8 @@ def bench_pipeline(model: Path, clip: Path, n: int, tmp: Path) -> dict[str, Any]
         "ours_cpu_ms_per_frame": ours_ms,
         "naive_cpu_ms_per_frame": base_ms,
         "cpu_ratio_vs_naive": ours_ms / base_ms,
+        "cpu_ratio_per_turn": turn_ratio,
+        "pipeline_overhead_per_turn": turn_overhead,
         "pipeline_overhead_share": (ours_ms - per["inference"]) / per["inference"],
         "pipeline_overhead_share_excl_decode": (ours_ms - per["inference"] - per["decode"])
         / per["inference"],

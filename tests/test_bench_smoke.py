@@ -66,6 +66,12 @@ def test_quick_bench_writes_every_measurement_and_goal(tmp_path: Path, model_pat
     assert doc["cva_frames_compared"] > 0
     assert math.isfinite(doc["cva_agreement_median_abs_deg"])
     assert doc["cpu_ratio_vs_naive"] == doc["ours_cpu_ms_per_frame"] / doc["naive_cpu_ms_per_frame"]
+    # one value per turn of the alternation; a quick run is a single turn, equal to the total
+    turns = math.ceil(doc["frames"] / 50)
+    assert len(doc["cpu_ratio_per_turn"]) == len(doc["pipeline_overhead_per_turn"]) == turns
+    if turns == 1:
+        assert abs(doc["cpu_ratio_per_turn"][0] - doc["cpu_ratio_vs_naive"]) < 1e-3
+        assert abs(doc["pipeline_overhead_per_turn"][0] - doc["pipeline_overhead_share"]) < 1e-3
     assert doc["analyze_frames_read"] >= doc["analyze_frames_analysed"] >= 1
     assert doc["monitor_exit_code"] == 0
     assert "stopped by end of source" in doc["monitor_output_tail"][-1]
