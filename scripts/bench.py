@@ -349,6 +349,32 @@ PIPELINE_CHUNK = 50
 """Frames per turn when ours and the naive baseline alternate."""
 
 
+KEY_LANDMARKS = np.array([7, 8, 11, 12])
+"""Ears and shoulders: the landmarks every CVA estimate and neck angle is made of."""
+
+
+def _key_px(frame: Any) -> np.ndarray:
+    """The key landmarks of one PoseFrame in pixels, (4, 2); NaN without a person."""
+    if not frame.person:
+        return np.full((len(KEY_LANDMARKS), 2), np.nan)
+    out: np.ndarray = frame.image_xyz[KEY_LANDMARKS, :2] * np.asarray(frame.image_size, float)
+    return out
+
+
+def _px_apart(a: list[np.ndarray], b: list[np.ndarray]) -> np.ndarray:
+    """Per frame, the mean distance in pixels between the same key landmarks of two runs."""
+    n = min(len(a), len(b))
+    if n == 0:
+        return np.zeros(0)
+    d = np.sqrt(((np.array(a[:n]) - np.array(b[:n])) ** 2).sum(-1)).mean(-1)
+    out: np.ndarray = d[np.isfinite(d)]
+    return out
+
+
+def _median(x: np.ndarray) -> float:
+    return float(np.median(x)) if x.size else math.nan
+
+
 def _cva(frame: Any) -> float:
     """One PoseFrame's CVA estimate, NaN without a person or without a side view."""
     return float(frame_metrics(frame).values["cva_deg"][0])  # NaN for an empty frame too
@@ -388,6 +414,8 @@ def bench_pipeline(model: Path, clip: Path, n: int, tmp: Path) -> dict[str, Any]
     # the clip, so a change in the machine's load during the run hits both alike.
     base_cva: list[float] = []
     ours_cva, k = [], 0
+    ours_px: list[np.ndarray] = []
+    base_px: list[np.ndarray] = []
     ours_total = base_total = 0.0
     turn_ratio: list[float] = []  # per turn: how much the verdict moves with the load
     turn_overhead: list[float] = []
@@ -404,6 +432,7 @@ def bench_pipeline(model: Path, clip: Path, n: int, tmp: Path) -> dict[str, Any]
             a = analyze(frame.image, frame.t_s)
             step(a)
             ours_cva.append(a.raw["cva_deg"])
+            ours_px.append(_key_px(a.pose))
             k += 1
         ours_turn = time.process_time() - c0
         inf_turn = t.cpu_s.get("inference", 0.0) - inf0
@@ -417,6 +446,7 @@ def bench_pipeline(model: Path, clip: Path, n: int, tmp: Path) -> dict[str, Any]
                 break
             f = p3.detect(bgr)
             base_cva.append(_cva(f))
+            base_px.append(_key_px(f))
         base_turn = time.process_time() - c0
         base_total += base_turn
         if k == k0:
@@ -442,12 +472,15 @@ def bench_pipeline(model: Path, clip: Path, n: int, tmp: Path) -> dict[str, Any]
     # noise (SD 1 grey level): how far apart two runs of the naive pipeline already are
     rng = np.random.default_rng(7)
     again = []
+    again_px = []
     with pose_mod.MediaPipePose(model, mode="image") as p4:
         for im in images[:SELF_AGREEMENT_FRAMES]:
             jittered = np.clip(np.rint(im + rng.normal(0.0, 1.0, im.shape)), 0, 255).astype(
                 np.uint8
             )
-            again.append(_cva(p4.detect(jittered)))
+            f4 = p4.detect(jittered)
+            again.append(_cva(f4))
+            again_px.append(_key_px(f4))
     self_diff = np.abs(np.array(again) - np.array(base_cva[: len(again)]))
     self_diff = self_diff[np.isfinite(self_diff)]
     t_copy, t_geom = 0.0, 0.0
@@ -491,11 +524,11 @@ def bench_pipeline(model: Path, clip: Path, n: int, tmp: Path) -> dict[str, Any]
         "pipeline_overhead_share_excl_decode": (ours_ms - per["inference"] - per["decode"])
         / per["inference"],
         "cva_frames_compared": int(both.sum()),
-        "cva_agreement_median_abs_deg": float(np.median(diff)) if diff.size else math.nan,
+        "cva_agreement_median_abs_deg": _median(diff),
         "cva_agreement_p90_abs_deg": float(np.percentile(diff, 90)) if diff.size else math.nan,
-        "cva_naive_self_agreement_median_abs_deg": float(np.median(self_diff))
-        if self_diff.size
-        else math.nan,
+        "cva_naive_self_agreement_median_abs_deg": _median(self_diff),
+        "landmark_agreement_median_px": _median(_px_apart(ours_px, base_px)),
+        "landmark_naive_self_agreement_median_px": _median(_px_apart(again_px, base_px)),
         "cva_mean_ours_deg": float(np.mean(a[both])) if diff.size else math.nan,
         "cva_mean_naive_deg": float(np.mean(b[both])) if diff.size else math.nan,
     }

@@ -65,6 +65,9 @@ def test_quick_bench_writes_every_measurement_and_goal(tmp_path: Path, model_pat
     # the side-view clip gives a CVA estimate in both pipelines on the same frames
     assert doc["cva_frames_compared"] > 0
     assert math.isfinite(doc["cva_agreement_median_abs_deg"])
+    # the key landmarks of the two pipelines sit within a few percent of the frame of each other
+    assert 0 <= doc["landmark_agreement_median_px"] < 30
+    assert 0 <= doc["landmark_naive_self_agreement_median_px"] < 30
     assert doc["cpu_ratio_vs_naive"] == doc["ours_cpu_ms_per_frame"] / doc["naive_cpu_ms_per_frame"]
     # one value per turn of the alternation; a quick run is a single turn, equal to the total
     turns = math.ceil(doc["frames"] / 50)
