@@ -16,7 +16,7 @@ import numpy as np
 from posture.adapters.pose import PoseBackend
 from posture.core import geometry, quality
 from posture.core.filters import OneEuroParams, OneEuroState, one_euro_step
-from posture.core.landmarks import PoseFrame
+from posture.core.landmarks import EARS_AND_SHOULDERS, PoseFrame
 
 log = logging.getLogger(__name__)
 
@@ -42,9 +42,6 @@ class Analysis:
     def metrics_json(self) -> dict[str, float | None]:
         """Metrics with None for invalid, rounded for JSON."""
         return {k: (None if math.isnan(v) else round(v, 4)) for k, v in self.metrics.items()}
-
-
-_KEY_POINTS = np.array([7, 8, 11, 12])  # ears and shoulders
 
 
 @dataclass
@@ -88,7 +85,7 @@ class FrameAnalyzer:
         x = np.array([m.values[k][0] for k in geometry.METRIC_KEYS])
         raw = dict(zip(geometry.METRIC_KEYS, x.tolist(), strict=True))
         smoothed = self._smooth(frame.t_s, x, raw) if self.smooth else dict(raw)
-        xy = frame.image_xyz[_KEY_POINTS, :2]
+        xy = frame.image_xyz[EARS_AND_SHOULDERS, :2]
         in_frame = bool(((xy >= 0.0) & (xy <= 1.0)).all())
         return Analysis(
             t_s=frame.t_s,

@@ -65,7 +65,7 @@ from posture.core.filters import (  # noqa: E402
     one_euro_step,
 )
 from posture.core.geometry import METRIC_KEYS, compute_metrics, frame_metrics  # noqa: E402
-from posture.core.landmarks import PoseBatch, PoseFrame  # noqa: E402
+from posture.core.landmarks import EARS_AND_SHOULDERS, PoseBatch, PoseFrame  # noqa: E402
 from posture.testing import sitting_side_dir  # noqa: E402
 
 CACHE = REPO / "tests" / "data" / "sitting_side_landmarks.npz"
@@ -349,15 +349,11 @@ PIPELINE_CHUNK = 50
 """Frames per turn when ours and the naive baseline alternate."""
 
 
-KEY_LANDMARKS = np.array([7, 8, 11, 12])
-"""Ears and shoulders: the landmarks every CVA estimate and neck angle is made of."""
-
-
 def _key_px(frame: Any) -> np.ndarray:
     """The key landmarks of one PoseFrame in pixels, (4, 2); NaN without a person."""
     if not frame.person:
-        return np.full((len(KEY_LANDMARKS), 2), np.nan)
-    out: np.ndarray = frame.image_xyz[KEY_LANDMARKS, :2] * np.asarray(frame.image_size, float)
+        return np.full((len(EARS_AND_SHOULDERS), 2), np.nan)
+    out: np.ndarray = frame.image_xyz[EARS_AND_SHOULDERS, :2] * np.asarray(frame.image_size, float)
     return out
 
 

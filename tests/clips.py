@@ -96,10 +96,11 @@ def slouch_frames(
     return frames
 
 
-def write_clip(frames: list[np.ndarray], path: Path, fps: float) -> Path:
-    """Write MJPG AVI (decodable by every OpenCV build) and return `path`."""
+def write_clip(frames: list[np.ndarray], path: Path, fps: float, fourcc: str = "MJPG") -> Path:
+    """Write a clip and return `path`: MJPG by default (every OpenCV build decodes it), or e.g.
+    "mp4v" for MPEG-4 Part 2, which FFmpeg decodes with frame threads."""
     h, w = frames[0].shape[:2]
-    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (w, h))
+    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, (w, h))
     if not out.isOpened():
         raise RuntimeError(f"cannot write {path}")
     for frame in frames:

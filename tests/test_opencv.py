@@ -12,7 +12,6 @@ import sys
 import textwrap
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
@@ -74,11 +73,8 @@ def test_an_embedding_program_keeps_its_own_later_choice() -> None:
 def test_video_files_are_decoded_without_ffmpegs_frame_threads(tmp_path: Path) -> None:
     rng = np.random.default_rng(1)
     frames = [rng.integers(0, 255, (480, 640, 3), dtype=np.uint8) for _ in range(6)]
-    clip = tmp_path / "c.mp4"  # MPEG-4 Part 2: FFmpeg frame-threads it (MJPEG it does not)
-    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"mp4v"), 10.0, (640, 480))
-    for f in frames:
-        writer.write(f)
-    writer.release()
+    # MPEG-4 Part 2: FFmpeg frame-threads it (MJPEG it does not)
+    clip = write_clip(frames, tmp_path / "c.mp4", 10.0, fourcc="mp4v")
     out = _run(
         f"""
         import os

@@ -53,6 +53,11 @@ class Landmark(IntEnum):
     RIGHT_FOOT_INDEX = 32
 
 
+EARS_AND_SHOULDERS = np.array(
+    [Landmark.LEFT_EAR, Landmark.RIGHT_EAR, Landmark.LEFT_SHOULDER, Landmark.RIGHT_SHOULDER]
+)
+"""The landmarks every CVA estimate and neck angle is made of (framing checks, agreement)."""
+
 # Skeleton edges drawn by the preview window (upper body and arms: what a desk camera sees).
 SKELETON_EDGES: tuple[tuple[int, int], ...] = (
     (Landmark.LEFT_EAR, Landmark.LEFT_EYE),
