@@ -82,7 +82,7 @@ class FrameAnalyzer:
         if not frame.person:
             return self._empty(frame.t_s, frame, issue, mean_luma)
         m = geometry.frame_metrics(frame)
-        x = np.array([m.values[k][0] for k in geometry.METRIC_KEYS])
+        x = m.table[:, 0]
         raw = dict(zip(geometry.METRIC_KEYS, x.tolist(), strict=True))
         smoothed = self._smooth(frame.t_s, x, raw) if self.smooth else dict(raw)
         xy = frame.image_xyz[EARS_AND_SHOULDERS, :2]

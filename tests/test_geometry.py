@@ -166,6 +166,37 @@ def test_shapes_and_row() -> None:
     assert row["cva_deg"] == pytest.approx(70.0, abs=TOL_DEG)
     assert row["lean_in"] is None  # frontal metric, side view
     assert all(v is None for v in m.row(2).values())
+    # the table and the named rows are the same numbers
+    assert m.table.shape == m.usable.shape == (len(METRIC_KEYS), 3)
+    for i, k in enumerate(METRIC_KEYS):
+        np.testing.assert_array_equal(m.table[i], m.values[k])
+        np.testing.assert_array_equal(m.usable[i], m.valid[k])
+    assert m.values is m.values  # built once
+
+
+@pytest.mark.parametrize(
+    ("yaw_deg", "view", "confidence"),
+    [
+        (10, "front", 1.0),
+        (25, "front", 0.75),
+        (29, "front", 0.55),
+        (31, "three_quarter", 0.55),
+        (35, "three_quarter", 0.75),
+        (45, "three_quarter", 1.0),
+        (55, "three_quarter", 0.75),
+        (59, "three_quarter", 0.55),
+        (61, "side_right", 0.55),
+        (65, "side_right", 0.75),
+        (80, "side_right", 1.0),
+    ],
+)
+def test_view_confidence_ramps_from_the_nearer_class_boundary(
+    yaw_deg: float, view: str, confidence: float
+) -> None:
+    # cues agree on a clean skeleton: 0.5 at a boundary, +0.05 per degree inside, 1.0 from 10
+    m = metrics_of(Skeleton(yaw_deg=yaw_deg).frame())
+    assert m.view[0] == view
+    assert m.view_confidence[0] == pytest.approx(confidence, abs=0.01)
 
 
 # --- angles recovered from known skeletons -------------------------------------------------------

@@ -81,6 +81,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -121,18 +122,34 @@ _MIN_SHOULDER_M = 0.02
 _L = Landmark
 _NEAR_LEFT = np.array([_L.LEFT_SHOULDER, _L.LEFT_EAR, _L.LEFT_HIP])
 _NEAR_RIGHT = np.array([_L.RIGHT_SHOULDER, _L.RIGHT_EAR, _L.RIGHT_HIP])
-_UP_WORLD = np.array([0.0, -1.0, 0.0])
+_FWD_SIGN = np.array([1.0, 0.0, -1.0])
 
 
 @dataclass(frozen=True)
 class Metrics:
-    """Metrics for N frames: values (NaN when invalid), validity flags, the view and near side."""
+    """Metrics for N frames: values (NaN when invalid), validity flags, the view and near side.
 
-    values: dict[str, np.ndarray]
-    valid: dict[str, np.ndarray]
+    `table` and `usable` hold one row per metric in `METRIC_KEYS` order; `values` and `valid`
+    name the same rows, built on first use (the per-frame path reads the table directly).
+    """
+
+    table: np.ndarray
+    """(K, N) values, NaN when invalid."""
+    usable: np.ndarray
+    """(K, N) validity flags."""
     view: np.ndarray
     view_confidence: np.ndarray
     near_side: np.ndarray
+
+    @cached_property
+    def values(self) -> dict[str, np.ndarray]:
+        """Each metric's (N,) values by key, NaN when invalid."""
+        return dict(zip(METRIC_KEYS, self.table, strict=True))
+
+    @cached_property
+    def valid(self) -> dict[str, np.ndarray]:
+        """Each metric's (N,) validity flags by key."""
+        return dict(zip(METRIC_KEYS, self.usable, strict=True))
 
     def __len__(self) -> int:
         return int(self.view.shape[0])
@@ -163,12 +180,6 @@ def _unit(v: np.ndarray) -> np.ndarray:
 
 def _cross2(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     out: np.ndarray = a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0]
-    return out
-
-
-def _pick(arr: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    """Per-frame landmarks `idx[n, j]` of `arr` (N, 33, ...): (N, J, ...), one gather."""
-    out: np.ndarray = arr[np.arange(arr.shape[0])[:, None], idx]
     return out
 
 
@@ -246,19 +257,18 @@ def _compute(batch: PoseBatch, thr: float) -> Metrics:
 
     # --- body frame in world metres -------------------------------------------------------
     left_w = wld[:, ls] - wld[:, rs]
-    axis = _unit(left_w)
-    fwd = np.zeros((n, 3))  # left x up
-    fwd[:, 0], fwd[:, 2] = left_w[:, 2], -left_w[:, 0]
-    fwd = _unit(fwd)
+    shoulder_m = _norm(left_w)
+    axis = left_w / shoulder_m[:, None]
+    # forward = left x up = (left_z, 0, -left_x), normalised
+    fwd = left_w[:, ::-1] * _FWD_SIGN / np.hypot(left_w[:, 0], left_w[:, 2])[:, None]
 
     # --- view -------------------------------------------------------------------------------
     yaw_world = np.degrees(np.arctan2(np.abs(left_w[:, 2]), np.abs(left_w[:, 0])))
     d_img = px[:, ls] - px[:, rs]
-    yaw_image = np.degrees(np.arctan2(np.abs(pz[:, ls] - pz[:, rs]), np.hypot(*d_img.T)))
     sh_width_px = np.hypot(d_img[:, 0], d_img[:, 1])
-    sh_mid_px = (px[:, ls] + px[:, rs]) / 2
-    hip_mid_px = (px[:, lh] + px[:, rh]) / 2
-    torso_px = np.hypot(*(sh_mid_px - hip_mid_px).T)
+    yaw_image = np.degrees(np.arctan2(np.abs(pz[:, ls] - pz[:, rs]), sh_width_px))
+    mid_gap = ((px[:, ls] + px[:, rs]) - (px[:, lh] + px[:, rh])) / 2  # shoulder - hip midpoint
+    torso_px = np.hypot(mid_gap[:, 0], mid_gap[:, 1])
     # No np.stack of the cues: the per-frame path (N = 1) pays numpy's per-call overhead for
     # every call made here.
     ratio = _clamp(sh_width_px / torso_px / _FRONTAL_WIDTH_TO_TORSO, 0.0, 1.0)
@@ -271,7 +281,7 @@ def _compute(batch: PoseBatch, thr: float) -> Metrics:
         np.minimum(yaw_world, yaw_image), third_cue
     )
     # a collapsed shoulder axis (< 2 cm in 3-D) has no direction: no body frame, no view
-    view_ok = sh_ok & np.isfinite(yaw) & (_norm(left_w) > _MIN_SHOULDER_M)
+    view_ok = sh_ok & np.isfinite(yaw) & (shoulder_m > _MIN_SHOULDER_M)
 
     # near side: the side whose shoulder + ear sit nearer the camera in world depth
     ear_z_l = np.where(ok[:, le], wld[:, le, 2], wld[:, ls, 2])
@@ -280,28 +290,23 @@ def _compute(batch: PoseBatch, thr: float) -> Metrics:
     vis = np.asarray(batch.visibility, dtype=float)
     dvis = vis[:, re] - vis[:, le]
     near_right = np.where(np.abs(dz) >= 2 * _NEAR_SIDE_MIN_DZ_M, dz > 0, dvis > 0)
-    near_side = _SIDE_NAMES[np.where(view_ok, near_right.astype(np.int8), 2)]
+    near_code = near_right.astype(np.int8)  # indices into _SIDE_NAMES and VIEWS
+    near_side = _SIDE_NAMES[np.where(view_ok, near_code, 2)]
 
     is_side = view_ok & (yaw > SIDE_MIN_YAW_DEG)
     is_front = view_ok & (yaw < FRONT_MAX_YAW_DEG)
     view_code = np.where(is_front, 2, np.where(view_ok, 3, 4))  # indices into VIEWS
-    view = _VIEW_NAMES[np.where(is_side, near_right.astype(np.int8), view_code)]
-    margin = np.where(
-        is_side,
-        yaw - SIDE_MIN_YAW_DEG,
-        np.where(
-            is_front,
-            FRONT_MAX_YAW_DEG - yaw,
-            np.minimum(yaw - FRONT_MAX_YAW_DEG, SIDE_MIN_YAW_DEG - yaw),
-        ),
-    )
+    view = _VIEW_NAMES[np.where(is_side, near_code, view_code)]
+    # how far inside its class the yaw is: the distance to the nearer class boundary
+    margin = np.minimum(np.abs(yaw - FRONT_MAX_YAW_DEG), np.abs(yaw - SIDE_MIN_YAW_DEG))
     conf = 0.5 + 0.5 * _clamp(margin / _CONFIDENCE_RAMP_DEG, 0.0, 1.0)
     conf = conf * _clamp(1.0 - spread / 90.0, 0.5, 1.0)
     view_confidence = np.where(view_ok, conf, 0.0)
     frontal = view_ok & ~is_side
 
     # one row per metric, finished together at the end (fewer numpy calls for N = 1)
-    raw_values = np.full((len(METRIC_KEYS), n), np.nan)
+    raw_values = np.empty((len(METRIC_KEYS), n))
+    raw_values.fill(np.nan)
     raw_usable = np.zeros((len(METRIC_KEYS), n), dtype=bool)
 
     def put(key: str, value: np.ndarray, usable: np.ndarray) -> None:
@@ -314,8 +319,8 @@ def _compute(batch: PoseBatch, thr: float) -> Metrics:
     ear_w = _mean_of_usable(wld[:, le], wld[:, re], ok[:, le], ok[:, re])
     v = ear_w - sh_mid_w
     v_s = v - (v * axis).sum(-1, keepdims=True) * axis
-    up_c = v_s @ _UP_WORLD
-    horiz = np.sqrt(np.maximum((v_s * v_s).sum(-1) - up_c**2, 0.0))
+    up_c = -v_s[:, 1]  # world y points down
+    horiz = np.hypot(v_s[:, 0], v_s[:, 2])
     neck = np.degrees(np.arctan2(up_c, np.where((v_s * fwd).sum(-1) < 0, -horiz, horiz)))
     neck_ok = view_ok & any_ear
     put("neck_angle_deg", neck, neck_ok)
@@ -323,30 +328,28 @@ def _compute(batch: PoseBatch, thr: float) -> Metrics:
 
     # Side-only and front-only metrics are computed only when some frame needs them: one frame
     # (the live path) is either, and numpy's per-call overhead dominates at N = 1.
-    prot, ang = np.full(n, np.nan), np.full(n, np.nan)
-    prot_ok = np.zeros(n, dtype=bool)
+    # protraction and its angle come from the side or the frontal construction: each branch
+    # writes its frames straight into the rows
+    prot, ang = raw_values[_ROW["shoulder_protraction"]], raw_values[_ROW["shoulder_angle_deg"]]
+    prot_ok = raw_usable[_ROW["shoulder_protraction"]]
 
     # --- CVA estimate and shoulder protraction, side views (pixels, near side) ----------------
     if is_side.any():
         near = np.where(near_right[:, None], _NEAR_RIGHT, _NEAR_LEFT)  # shoulder, ear, hip
-        facing = np.where(near_right, 1.0, -1.0)  # right profile looks towards image +x
-        near_px, near_ok = _pick(px, near), _pick(ok, near)
-        s_px, e_px, h_px = near_px[:, 0], near_px[:, 1], near_px[:, 2]
+        rows = np.arange(n)[:, None]
+        near_px, near_ok = px[rows, near], ok[rows, near]
+        # (forward, up) = (facing * x, -y); a right profile looks towards image +x
+        fw = np.where(near_right[:, None], near_px[..., 0], -near_px[..., 0])
+        up = -near_px[..., 1]
         s_ok, e_ok, h_ok = near_ok[:, 0], near_ok[:, 1], near_ok[:, 2]
-        cva = np.degrees(np.arctan2(s_px[:, 1] - e_px[:, 1], facing * (e_px[:, 0] - s_px[:, 0])))
+        cva = np.degrees(np.arctan2(up[:, 1] - up[:, 0], fw[:, 1] - fw[:, 0]))
         put("cva_deg", cva, is_side & s_ok & e_ok)
-        # (forward, up) = (facing * x, -y)
         prot_side, ang_side = _line_offset(
-            facing * s_px[:, 0],
-            -s_px[:, 1],
-            facing * e_px[:, 0],
-            -e_px[:, 1],
-            facing * h_px[:, 0],
-            -h_px[:, 1],
-            e_ok,
+            fw[:, 0], up[:, 0], fw[:, 1], up[:, 1], fw[:, 2], up[:, 2], e_ok
         )
-        prot, ang = np.where(is_side, prot_side, prot), np.where(is_side, ang_side, ang)
-        prot_ok = is_side & s_ok & h_ok
+        np.copyto(prot, prot_side, where=is_side)
+        np.copyto(ang, ang_side, where=is_side)
+        prot_ok |= is_side & s_ok & h_ok
 
     # --- frontal forward-head ratios, roll, tilt, lean-in (pixels); protraction (world) -------
     if frontal.any():
@@ -373,11 +376,12 @@ def _compute(batch: PoseBatch, thr: float) -> Metrics:
         hip_w = _mean_of_usable(wld[:, lh], wld[:, rh], ok[:, lh], ok[:, rh])
 
         def sag(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            return (p * fwd).sum(-1), p @ _UP_WORLD
+            return (p * fwd).sum(-1), -p[:, 1]
 
         prot_front, ang_front = _line_offset(*sag(sh_mid_w), *sag(ear_w), *sag(hip_w), any_ear)
-        prot, ang = np.where(frontal, prot_front, prot), np.where(frontal, ang_front, ang)
-        prot_ok = prot_ok | (frontal & sh_ok & any_hip)
+        np.copyto(prot, prot_front, where=frontal)
+        np.copyto(ang, ang_front, where=frontal)
+        prot_ok |= frontal & sh_ok & any_hip
 
         d_ear = px[:, le] - px[:, re]
         roll = np.degrees(np.arctan2(-d_ear[:, 1], d_ear[:, 0]))
@@ -389,14 +393,13 @@ def _compute(batch: PoseBatch, thr: float) -> Metrics:
         )
         put("lean_in", sh_width_px / wh[:, 0], frontal & sh_ok)
 
-    put("shoulder_protraction", prot, prot_ok)
-    put("shoulder_angle_deg", ang, prot_ok)
+    raw_usable[_ROW["shoulder_angle_deg"]] = prot_ok
 
     usable = raw_usable & np.isfinite(raw_values)
     finished = np.where(usable, raw_values, np.nan)
     return Metrics(
-        values=dict(zip(METRIC_KEYS, finished, strict=True)),
-        valid=dict(zip(METRIC_KEYS, usable, strict=True)),
+        table=finished,
+        usable=usable,
         view=view,
         view_confidence=view_confidence,
         near_side=near_side,
