@@ -15,7 +15,17 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 
-STAGES = ("decode", "colour", "inference", "landmark_copy", "geometry_smoothing", "judge", "store")
+STAGES = (
+    "decode",
+    "checks",
+    "colour",
+    "inference",
+    "landmark_copy",
+    "geometry_smoothing",
+    "judge",
+    "store",
+    "other",
+)
 GOALS = (
     "cpu_ratio_vs_naive",
     "cva_agreement_median_abs_deg",
