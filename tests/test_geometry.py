@@ -330,6 +330,30 @@ def test_view_classification(yaw_deg: float, view: str) -> None:
         assert not m.valid["lean_in"][0]
 
 
+@pytest.mark.parametrize("yaw_deg", [90.0, -90.0])
+def test_an_ear_on_the_shoulders_pixel_gives_no_cva(yaw_deg: float) -> None:
+    # atan2 of a zero-length line says 0 or 180 deg depending on the sign of zero: neither is a
+    # posture, and 0 would read as the worst forward head
+    f = Skeleton(yaw_deg=yaw_deg).frame()
+    img = f.image_xyz.copy()
+    img[[L.LEFT_EAR, L.RIGHT_EAR], :2] = img[[L.LEFT_SHOULDER, L.RIGHT_SHOULDER], :2]
+    m = metrics_of(replace(f, image_xyz=img))
+    assert m.view[0].startswith("side_")
+    assert not m.valid["cva_deg"][0] and np.isnan(m.values["cva_deg"][0])
+    assert m.valid["neck_angle_deg"][0]  # world landmarks untouched
+
+
+def test_an_ear_level_with_the_shoulders_and_behind_them_is_180_not_minus_180() -> None:
+    # neck_angle_deg continues past 90 towards 180 as the ear goes behind; -180 would make
+    # neck_flexion_deg 270 instead of -90
+    f = Skeleton(yaw_deg=90.0, neck_deg=150.0).frame()
+    w = f.world_xyz.copy()
+    w[[L.LEFT_EAR, L.RIGHT_EAR], 1] = w[[L.LEFT_SHOULDER, L.RIGHT_SHOULDER], 1].mean()
+    m = metrics_of(replace(f, world_xyz=w))
+    assert value(m, "neck_angle_deg") == 180.0
+    assert value(m, "neck_flexion_deg") == -90.0
+
+
 def test_view_without_hips_and_confidence_ordering() -> None:
     f = Skeleton(yaw_deg=85).frame()
     vis = f.visibility.copy()

@@ -42,9 +42,10 @@ Metric keys (NaN plus `valid = False` when the landmarks a metric needs are unus
 -----------------------------------------------------------------------------------
 * `cva_deg` - CVA estimate, side views only. Angle above the forward horizontal of the line from
   the near shoulder (C7 stand-in) to the near ear (tragus stand-in), in pixels; mirrored so that
-  left and right profiles agree. 90 = ear straight above the shoulder; smaller = head further
-  forward (forward head = CVA decreasing, as in the clinic). The shoulder landmark sits below and
-  in front of C7, which steepens the line, so the estimate is not clinical CVA: compare it with a
+  left and right profiles agree (invalid when the ear sits on the shoulder's pixel: no line).
+  90 = ear straight above the shoulder; smaller = head further forward (forward head = CVA
+  decreasing, as in the clinic). The shoulder landmark sits below and in front of C7, which
+  steepens the line, so the estimate is not clinical CVA: compare it with a
   calibrated baseline or a threshold validated on landmarks (scripts/study_sitting_side.py: on 93
   seated side photos AUC 0.86 for good vs bad, r = 0.77 with the annotators' head-shoulder angle).
 * `neck_angle_deg` - any view, world landmarks. Angle between the horizontal plane and the
@@ -306,7 +307,7 @@ def _compute(batch: PoseBatch, thr: float) -> Metrics:
 
     # one row per metric, finished together at the end (fewer numpy calls for N = 1)
     raw_values = np.empty((len(METRIC_KEYS), n))
-    raw_values.fill(np.nan)
+    raw_values.fill(np.nan)  # half of np.full's cost, which infers a dtype from the NaN each call
     raw_usable = np.zeros((len(METRIC_KEYS), n), dtype=bool)
 
     def put(key: str, value: np.ndarray, usable: np.ndarray) -> None:
@@ -319,7 +320,7 @@ def _compute(batch: PoseBatch, thr: float) -> Metrics:
     ear_w = _mean_of_usable(wld[:, le], wld[:, re], ok[:, le], ok[:, re])
     v = ear_w - sh_mid_w
     v_s = v - (v * axis).sum(-1, keepdims=True) * axis
-    up_c = -v_s[:, 1]  # world y points down
+    up_c = 0.0 - v_s[:, 1]  # world y points down; 0.0 - keeps a level ear at +0, not -0 (-180 deg)
     horiz = np.hypot(v_s[:, 0], v_s[:, 2])
     neck = np.degrees(np.arctan2(up_c, np.where((v_s * fwd).sum(-1) < 0, -horiz, horiz)))
     neck_ok = view_ok & any_ear
@@ -342,8 +343,10 @@ def _compute(batch: PoseBatch, thr: float) -> Metrics:
         fw = np.where(near_right[:, None], near_px[..., 0], -near_px[..., 0])
         up = -near_px[..., 1]
         s_ok, e_ok, h_ok = near_ok[:, 0], near_ok[:, 1], near_ok[:, 2]
-        cva = np.degrees(np.arctan2(up[:, 1] - up[:, 0], fw[:, 1] - fw[:, 0]))
-        put("cva_deg", cva, is_side & s_ok & e_ok)
+        d_up, d_fw = up[:, 1] - up[:, 0], fw[:, 1] - fw[:, 0]
+        cva = np.degrees(np.arctan2(d_up, d_fw))
+        # an ear on the shoulder's pixel has no line to measure (atan2 would say 0 or 180 deg)
+        put("cva_deg", cva, is_side & s_ok & e_ok & ((d_up != 0) | (d_fw != 0)))
         prot_side, ang_side = _line_offset(
             fw[:, 0], up[:, 0], fw[:, 1], up[:, 1], fw[:, 2], up[:, 2], e_ok
         )
