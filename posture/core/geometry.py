@@ -162,20 +162,15 @@ class Metrics:
         }
 
 
-def _norm(v: np.ndarray, keepdims: bool = False) -> np.ndarray:
+def _norm(v: np.ndarray) -> np.ndarray:
     """Euclidean length along the last axis (what np.linalg.norm computes, without its checks)."""
-    out: np.ndarray = np.sqrt((v * v).sum(axis=-1, keepdims=keepdims))
+    out: np.ndarray = np.sqrt((v * v).sum(axis=-1))
     return out
 
 
 def _clamp(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
     """`np.clip` with the same values for arrays, at a third of its per-call cost on N = 1."""
     out: np.ndarray = np.minimum(np.maximum(x, lo), hi)
-    return out
-
-
-def _unit(v: np.ndarray) -> np.ndarray:
-    out: np.ndarray = v / _norm(v, keepdims=True)
     return out
 
 
