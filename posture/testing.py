@@ -286,6 +286,19 @@ def noisy(image: np.ndarray, t_s: float, *, amplitude: int = 3, variants: int = 
     return np.clip(image.astype(np.int16) + noise, 0, 255).astype(np.uint8)
 
 
+def sensor_noise(image: np.ndarray, sd: float, rng: np.random.Generator) -> np.ndarray:
+    """`image` plus Gaussian sensor noise of `sd` grey levels, rounded and clipped to uint8.
+
+    Rounded, not truncated: `astype` alone would darken every pixel by half a grey level on
+    average, a change the model could see. For benches and studies that need independent noise
+    per frame (`noisy` above repeats a few patterns on purpose).
+    """
+    out: np.ndarray = np.clip(np.rint(image + rng.normal(0.0, sd, image.shape)), 0, 255).astype(
+        np.uint8
+    )
+    return out
+
+
 @dataclasses.dataclass(frozen=True)
 class ReplayTrace:
     """A recorded landmark stream (`tests/data/*.npz`): what the real model saw, frame by frame.

@@ -41,7 +41,7 @@ import study_sitting_side as side  # noqa: E402
 
 from posture.core.geometry import frame_metrics  # noqa: E402
 from posture.core.landmarks import PoseFrame  # noqa: E402
-from posture.testing import place_photo  # noqa: E402
+from posture.testing import place_photo, sensor_noise  # noqa: E402
 
 FRAME_SIZE = (640, 480)
 NOISE_SD = 3.0
@@ -52,11 +52,7 @@ Floats = NDArray[np.float64]
 
 def noisy(base: np.ndarray, n: int, rng: np.random.Generator) -> list[np.ndarray]:
     """`n` copies of `base` with independent per-pixel Gaussian noise, clipped to uint8."""
-    b = base.astype(np.float64)
-    return [
-        np.clip(np.rint(b + rng.normal(0, NOISE_SD, b.shape)), 0, 255).astype(np.uint8)
-        for _ in range(n)
-    ]
+    return [sensor_noise(base, NOISE_SD, rng) for _ in range(n)]
 
 
 def cva(frame: PoseFrame) -> float:

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from posture.core import quality
+from posture.testing import sensor_noise
 
 
 @pytest.mark.parametrize("shape", [(480, 640, 3), (481, 643, 3), (100, 90, 4), (50, 70), (9, 9, 1)])
@@ -49,3 +50,17 @@ def test_dark_blank_frozen_and_usable_frames() -> None:
     assert freeze.update(5.5, stats.thumb)
     noisy = quality.image_stats(np.clip(live + rng.normal(0, 3, live.shape), 0, 255).astype("u1"))
     assert not freeze.update(6.0, noisy.thumb), "a live sensor's noise is not a freeze"
+
+
+def test_sensor_noise_rounds_so_the_picture_keeps_its_brightness() -> None:
+    # truncating with astype alone would darken a mid-grey frame by about half a grey level
+    grey = np.full((120, 160, 3), 100, dtype=np.uint8)
+    out = sensor_noise(grey, 4.0, np.random.default_rng(0))
+    assert out.dtype == np.uint8 and out.shape == grey.shape
+    assert abs(float(out.mean()) - 100.0) < 0.05
+    assert 3.5 < float(out.std()) < 4.5
+    # clipped at black and white, not wrapped round (black would turn partly white)
+    black = sensor_noise(np.zeros((100, 100), np.uint8), 4.0, np.random.default_rng(1))
+    white = sensor_noise(np.full((100, 100), 255, np.uint8), 4.0, np.random.default_rng(1))
+    assert black.max() < 30 and (black == 0).mean() > 0.4
+    assert white.min() > 225 and (white == 255).mean() > 0.4
