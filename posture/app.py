@@ -29,7 +29,12 @@ log = logging.getLogger(__name__)
 
 
 def resolve_model(explicit: Path | None = None, name: str | None = None) -> models.ResolvedModel:
-    """Return the verified model to load (provisioning it on first use, with a progress bar)."""
+    """Return the verified model to load (provisioning it on first use, with a progress bar).
+
+    `explicit` is the `--model` value: a `.task` file, or a model name such as `lite`.
+    """
+    if name is None:
+        explicit, name = models.split_model_arg(explicit)
     return models.resolve(name, explicit=explicit, progress=stderr_progress())
 
 

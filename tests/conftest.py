@@ -30,6 +30,21 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
+def _provision(name: str, directory: Path):  # type: ignore[no-untyped-def]
+    """Resolve a model into an empty cache, keeping pip away from the real home's cache."""
+    from posture.adapters import models
+
+    saved = os.environ.get("PIP_NO_CACHE_DIR")
+    os.environ["PIP_NO_CACHE_DIR"] = "1"
+    try:
+        return models.resolve(name, directory=directory)
+    finally:
+        if saved is None:
+            os.environ.pop("PIP_NO_CACHE_DIR", None)
+        else:
+            os.environ["PIP_NO_CACHE_DIR"] = saved
+
+
 @pytest.fixture(scope="session")
 def provisioned_model(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     """The real full pose model, provisioned once per session from an empty cache.
@@ -37,18 +52,17 @@ def provisioned_model(tmp_path_factory: pytest.TempPathFactory):  # type: ignore
     This goes the way a fresh machine without Google's host goes: no cached copy, no pinned
     official digest to download against, so the offline build from the PyPI wheel.
     """
-    from posture.adapters import models
+    return _provision("full", tmp_path_factory.mktemp("model-cache"))
 
-    directory = tmp_path_factory.mktemp("model-cache")
-    saved = os.environ.get("PIP_NO_CACHE_DIR")
-    os.environ["PIP_NO_CACHE_DIR"] = "1"  # keep pip away from the real home's cache
-    try:
-        return models.resolve("full", directory=directory)
-    finally:
-        if saved is None:
-            os.environ.pop("PIP_NO_CACHE_DIR", None)
-        else:
-            os.environ["PIP_NO_CACHE_DIR"] = saved
+
+@pytest.fixture(scope="session")
+def provisioned_lite(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """The real lite pose model, provisioned once per session from an empty cache.
+
+    No official digest is pinned for it either, so it is the offline build: the detector from the
+    PyPI wheel, the landmark model from MediaPipe's npm package `@mediapipe/pose`.
+    """
+    return _provision("lite", tmp_path_factory.mktemp("lite-cache"))
 
 
 @pytest.fixture(scope="session")

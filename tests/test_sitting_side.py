@@ -96,3 +96,22 @@ def test_model_still_matches_cached_landmarks(model_path: Path, cached) -> None:
         np.testing.assert_allclose(f.world_xyz, batch.world_xyz[i], atol=5e-3)
     fresh = compute_metrics(type(batch).from_frames(frames))
     np.testing.assert_allclose(fresh.values["cva_deg"], m.values["cva_deg"][picks], atol=0.2)
+
+
+@pytest.mark.model
+def test_lite_model_trades_accuracy_for_cpu(provisioned_lite, cached) -> None:  # type: ignore[no-untyped-def]
+    """The lite model (`--model lite`) on all 96 photos: still a usable separator, but below
+    full's figures above (docs/PERFORMANCE.md records the trade-off)."""
+    if not (DATA / "labels.csv").is_file():
+        pytest.skip(f"the sitting-side photos are not at {DATA} (set POSTURE_SITTING_SIDE)")
+    _, meta, _ = cached
+    frames = study.detect_photos([DATA / p for p in meta["photo"]], provisioned_lite.path)
+    lite = compute_metrics(type(cached[0]).from_frames(frames))
+    assert sum(f.person for f in frames) >= 88  # measured 90 (full: 93)
+    ok = lite.valid["cva_deg"] & lite.valid["neck_flexion_deg"]
+    bad = meta["label"][ok] == "bad"
+    assert study.auc(-lite.values["cva_deg"][ok], bad) >= 0.80  # measured 0.837 (full 0.858)
+    pred = (lite.values["cva_deg"][ok] < RULE_CVA_BELOW_DEG) | (
+        lite.values["neck_flexion_deg"][ok] > RULE_NECK_FLEXION_ABOVE_DEG
+    )
+    assert study.balanced_accuracy(pred, bad) >= 0.80  # measured 0.829 (full 0.874)

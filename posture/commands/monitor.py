@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from posture.adapters import control
+from posture.commands import add_model_option
 from posture.core.durations import parse_duration_s
 from posture.core.errors import ControlError
 
@@ -20,7 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("monitor", help="watch your posture and nudge you (runs until stopped)")
     p.add_argument("--source", help="camera index (0), video file, image folder or stream URL")
     p.add_argument("--profile", help="calibration profile name (default from config: desk)")
-    p.add_argument("--model", type=Path, help="a .task model file instead of the cached one")
+    add_model_option(p)
     p.add_argument("--db", type=Path, help="history database file (default: user data dir)")
     p.add_argument("--config", type=Path, help="settings file (default: user config dir)")
     p.add_argument("--preview", action="store_true", help="show an OpenCV window with the skeleton")
