@@ -17,12 +17,17 @@ ratios measured within one run):
   monitor on a webcam stand-in (`posture.testing.ReplayCamera`: the clip replayed in real time
   from JPEG frames, decoding only the analysed ones, as an MJPEG webcam is read);
 - resident memory at start and after 10,000 frames through analyser, judge and store;
-- geometry microseconds per frame, batch and single.
+- geometry microseconds per frame, batch and single;
+- `lite`: the pipeline comparison again with our side on the lite model (`--model lite`) and
+  the naive baseline still on full: what the cheaper, less accurate model buys (not a goal).
 
     .venv/bin/python scripts/bench.py [--quick] [--json out.json] [--model PATH] [--filter]
+                                      [--lite-model PATH | --no-lite]
 
-`--quick` shrinks every run (a few seconds of model time; for the smoke test). The model is
-`--model` or `posture.adapters.models.resolve()` (honours $POSTURE_MODEL_DIR).
+`--quick` shrinks every run (a few seconds of model time; for the smoke test) and skips the lite
+comparison unless `--lite-model` is given. The model is `--model` or
+`posture.adapters.models.resolve()` (honours $POSTURE_MODEL_DIR); the lite model is
+`--lite-model` or `resolve("lite")`, built offline from the registries if it is not cached.
 
 Geometry: microseconds per frame for `compute_metrics` over a 10,000-frame batch (goal <= 20 us)
 and for a single frame (`frame_metrics`). The batch is built from the real model's landmarks on
@@ -387,13 +392,18 @@ def _cva(frame: Any) -> float:
     return float(frame_metrics(frame).values["cva_deg"][0])
 
 
-def bench_pipeline(model: Path, clip: Path, n: int, tmp: Path) -> dict[str, Any]:
+def bench_pipeline(
+    model: Path, clip: Path, n: int, tmp: Path, naive_model: Path | None = None
+) -> dict[str, Any]:
     """Our pipeline and the naive baseline on every frame of `clip` (first n), taking turns.
 
     Ours, stage by stage: VideoFileSource -> FrameAnalyzer (quality, VIDEO-mode pose, geometry,
     One Euro) -> PostureSession (judge, store). Baseline: decode, BGR->RGB, IMAGE-mode pose,
     geometry, with OpenCV's default thread pool (ours limits it: posture.adapters.opencv).
+    The baseline runs `naive_model` (default: `model`), so another model of ours is compared
+    with the same naive pipeline.
     """
+    naive_model = naive_model or model
     import cv2
 
     from posture.adapters import pose as pose_mod
@@ -440,7 +450,7 @@ def bench_pipeline(model: Path, clip: Path, n: int, tmp: Path) -> dict[str, Any]
     with contextlib.ExitStack() as stack:
         for mod, name, stage in in_place:
             stack.enter_context(mock.patch.object(mod, name, t.wrap(stage, getattr(mod, name))))
-        p3 = pose_mod.MediaPipePose(model, mode="image")
+        p3 = pose_mod.MediaPipePose(naive_model, mode="image")
         cap = cv2.VideoCapture(str(clip))
         while k < n:
             cv2.setNumThreads(OPENCV_THREADS)  # what posture.adapters.opencv sets for our process
@@ -494,7 +504,7 @@ def bench_pipeline(model: Path, clip: Path, n: int, tmp: Path) -> dict[str, Any]
     rng = np.random.default_rng(7)
     again = []
     again_px = []
-    with pose_mod.MediaPipePose(model, mode="image") as p4:
+    with pose_mod.MediaPipePose(naive_model, mode="image") as p4:
         for im in base_images:
             f4 = p4.detect(sensor_noise(im, 1.0, rng))
             again.append(_cva(f4))
@@ -766,9 +776,37 @@ def _memory_child(model: Path, n: int, out: Path) -> int:
     return 0
 
 
-def run_pipeline_bench(model: Path, quick: bool) -> dict[str, Any]:
+LITE_KEYS = (
+    "ours_cpu_ms_per_frame",
+    "naive_cpu_ms_per_frame",
+    "cpu_ratio_vs_naive",
+    "pipeline_overhead_share",
+    "pipeline_overhead_share_excl_decode",
+    "cva_agreement_median_abs_deg",
+    "landmark_agreement_median_px",
+    "tracking_redetections",
+)
+"""What the lite model's run reports: our pipeline on lite against the naive one on full."""
+
+
+def bench_lite(lite: Path, full: Path, clip: Path, n: int, tmp: Path) -> dict[str, float]:
+    """Our pipeline on the lite model, against the naive pipeline on the default (full) one.
+
+    Not a goal: the default stays full for accuracy (docs/PERFORMANCE.md, session 5); this is
+    what choosing `--model lite` buys.
+    """
+    (tmp / "lite").mkdir(exist_ok=True)
+    run = bench_pipeline(lite, clip, n, tmp / "lite", naive_model=full)
+    out = {k: float(run[k]) for k in LITE_KEYS}
+    out["inference_ms"] = run["stage_ms"]["inference"]
+    return out
+
+
+def run_pipeline_bench(model: Path, quick: bool, lite: Path | None = None) -> dict[str, Any]:
     """Every pipeline measurement. The memory loop and the monitor run as subprocesses beside
-    the in-process measurements; every CPU figure is per process, so they do not mix."""
+    the in-process measurements; every CPU figure is per process, so they do not mix.
+
+    With `lite`, the pipeline comparison runs a second time with our side on that model."""
     from posture.testing import moving_photo_clip
 
     photo = _side_photo()
@@ -791,6 +829,11 @@ def run_pipeline_bench(model: Path, quick: bool) -> dict[str, Any]:
         pipe["stage_ms"]["decode_skipped_frame"] = out.pop("grab_only_ms")
         pipe["stage_ms"]["decode_file_read"] = out.pop("decode_ms")
         out.update(pipe)
+        if lite is not None:
+            out["lite"] = bench_lite(lite, model, clip, n_pipe, tmp)
+            out["lite"]["inference_vs_full"] = (
+                out["lite"]["inference_ms"] / pipe["stage_ms"]["inference"]
+            )
         out.update(bench_analyze(model, clip, tmp))
         out.update(finish_monitor(proc, sampler))
         out["monitor_clip_s"] = steady_s
@@ -820,12 +863,12 @@ def judge_goals(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _model_path(explicit: Path | None) -> Path:
+def _model_path(explicit: Path | None, name: str | None = None) -> Path:
     if explicit is not None:
         return explicit
     from posture.adapters.models import resolve
 
-    return Path(resolve().path)
+    return Path(resolve(name).path)
 
 
 def _print_table(results: dict[str, object]) -> None:
@@ -851,6 +894,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="tiny runs (seconds): shape, not timing")
     ap.add_argument("--model", type=Path, help="a .task model (default: resolve())")
     ap.add_argument("--core-only", action="store_true", help="only the pure-core micro-benchmarks")
+    ap.add_argument(
+        "--lite-model",
+        type=Path,
+        help="the lite .task to compare (default: provisioned for full runs, skipped with --quick)",
+    )
+    ap.add_argument("--no-lite", action="store_true", help="skip the lite model's comparison")
     ap.add_argument("--filter", action="store_true", help="also measure filter jitter and lag")
     ap.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--camera-monitor-child", type=Path, help=argparse.SUPPRESS)
@@ -866,7 +915,10 @@ def main(argv: list[str] | None = None) -> int:
         results.update(bench_geometry())
     results.update(bench_filter_step())
     if not args.core_only:
-        results.update(run_pipeline_bench(_model_path(args.model), args.quick))
+        lite = None
+        if not args.no_lite and (args.lite_model or not args.quick):
+            lite = args.lite_model or _model_path(None, "lite")
+        results.update(run_pipeline_bench(_model_path(args.model), args.quick, lite))
     if args.filter:
         results["filter"] = bench_filter(args.model)
     _print_table({k: v for k, v in results.items() if k != "filter"})

@@ -38,7 +38,11 @@ GOALS = (
 )
 
 
-def test_quick_bench_writes_every_measurement_and_goal(tmp_path: Path, model_path: Path) -> None:
+def test_quick_bench_writes_every_measurement_and_goal(
+    tmp_path: Path,
+    model_path: Path,
+    provisioned_lite,  # type: ignore[no-untyped-def]
+) -> None:
     out = tmp_path / "bench.json"
     proc = subprocess.run(
         [
@@ -47,6 +51,8 @@ def test_quick_bench_writes_every_measurement_and_goal(tmp_path: Path, model_pat
             "--quick",
             "--model",
             str(model_path),
+            "--lite-model",
+            str(provisioned_lite.path),
             "--json",
             str(out),
         ],
@@ -90,6 +96,17 @@ def test_quick_bench_writes_every_measurement_and_goal(tmp_path: Path, model_pat
     assert "stopped by end of source" in doc["monitor_output_tail"][-1]
     assert doc["camera_monitor_exit_code"] == 0
     assert "decoded" in doc["camera_monitor_output_tail"][-1]
+
+    # the lite comparison: our side on lite, the naive side on full, a real separate run
+    lite = doc["lite"]
+    assert 0 < lite["inference_ms"] and 0 < lite["inference_vs_full"]
+    assert lite["naive_cpu_ms_per_frame"] > lite["inference_ms"]
+    assert (
+        lite["cpu_ratio_vs_naive"] == lite["ours_cpu_ms_per_frame"] / lite["naive_cpu_ms_per_frame"]
+    )
+    assert math.isfinite(lite["cva_agreement_median_abs_deg"])
+    assert 0 <= lite["landmark_agreement_median_px"] < 30
+    assert "lite" in proc.stdout
 
     assert set(doc["goals"]) == set(GOALS)
     for g in doc["goals"].values():

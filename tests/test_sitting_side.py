@@ -107,7 +107,7 @@ def test_lite_model_trades_accuracy_for_cpu(provisioned_lite, cached) -> None:  
     _, meta, _ = cached
     frames = study.detect_photos([DATA / p for p in meta["photo"]], provisioned_lite.path)
     lite = compute_metrics(type(cached[0]).from_frames(frames))
-    assert sum(f.person for f in frames) >= 88  # measured 90 (full: 93)
+    assert sum(f.person for f in frames) >= 90  # measured 93, as full
     ok = lite.valid["cva_deg"] & lite.valid["neck_flexion_deg"]
     bad = meta["label"][ok] == "bad"
     assert study.auc(-lite.values["cva_deg"][ok], bad) >= 0.80  # measured 0.837 (full 0.858)
