@@ -125,6 +125,21 @@ UNCALIBRATED_NOTICE = (
 )
 
 
+def uncalibrated_notice(model_name: str) -> str:
+    """Return the start notice of an uncalibrated run.
+
+    The norms were fitted on the default model (full: docs/CALIBRATION.md); with another model
+    the notice says so.
+    """
+    default = models.load_manifest().default
+    if model_name == default:
+        return UNCALIBRATED_NOTICE
+    return (
+        f"{UNCALIBRATED_NOTICE} The norms were fitted on {default}, not on {model_name}: "
+        "calibrate with it, or expect them to fit less well."
+    )
+
+
 def composer_for(choice: ProfileChoice) -> AlertComposer:
     """Alert texts compare with the person's baseline, or, uncalibrated, with population norms."""
     return AlertComposer(YOUR_BASELINE if choice.calibrated else POPULATION_BASELINE)

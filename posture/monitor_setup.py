@@ -16,11 +16,11 @@ from posture.adapters.pose import MediaPipePose
 from posture.adapters.screenlock import LockProbe
 from posture.adapters.store import HistoryStore
 from posture.app import (
-    UNCALIBRATED_NOTICE,
     LazyJudge,
     choose_profile,
     composer_for,
     resolve_model,
+    uncalibrated_notice,
 )
 from posture.clock import Clock, SystemClock
 from posture.core.config import Settings
@@ -53,7 +53,7 @@ def build_monitor(
         model = resolve_model(args.model)
         choice = choose_profile(args.profile, settings, required=bool(args.profile))
         if not choice.calibrated:
-            print(f"posture: {UNCALIBRATED_NOTICE}", file=sys.stderr)
+            print(f"posture: {uncalibrated_notice(model.name)}", file=sys.stderr)
         db_path = args.db or (Path(settings.store.path) if settings.store.path else None)
         store = HistoryStore.open(db_path)
         cleanups.append(store.close)

@@ -6,7 +6,7 @@ import math
 from pathlib import Path
 
 from posture.adapters.settings import load_settings
-from posture.app import LazyJudge, ProfileChoice
+from posture.app import UNCALIBRATED_NOTICE, LazyJudge, ProfileChoice, uncalibrated_notice
 from posture.core.geometry import METRIC_KEYS
 from posture.core.judge import Observation
 
@@ -86,3 +86,10 @@ def test_a_failing_history_never_costs_the_alert(caplog) -> None:  # type: ignor
     assert notifier.sent, "the nudge went out although nothing could be stored"
     warnings = [r for r in caplog.records if "history not written" in r.getMessage()]
     assert len(warnings) == 1, "said once, not every frame"
+
+
+def test_uncalibrated_notice_names_the_model_the_norms_were_fitted_on() -> None:
+    assert uncalibrated_notice("pose_landmarker_full") == UNCALIBRATED_NOTICE
+    lite = uncalibrated_notice("pose_landmarker_lite")
+    assert lite.startswith(UNCALIBRATED_NOTICE)
+    assert "fitted on pose_landmarker_full, not on pose_landmarker_lite: calibrate with it" in lite

@@ -256,3 +256,38 @@ def test_clip_frames_differ_between_segments() -> None:
     diff = np.abs(head_forward(photo).astype(int) - photo.image.astype(int)).mean(axis=2)
     hy = int(photo.head_xy[1])
     assert diff[: hy + 10].mean() > 10 * max(diff[-40:].mean(), 0.1)  # head moved, legs did not
+
+
+def test_monitor_on_lite_by_name(
+    clips: dict[str, Path],
+    calibrated: Path,
+    provisioned_lite,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`--model lite`: a profile calibrated on full is refused with the fix; uncalibrated, the
+    monitor runs on lite and says the population norms were fitted on full."""
+    monkeypatch.setenv("POSTURE_MODEL_DIR", str(provisioned_lite.path.parent))
+    argv = [
+        "monitor",
+        "--source",
+        str(clips["upright"]),
+        "--config",
+        str(calibrated),
+        "--model",
+        "lite",
+        "--db",
+        str(tmp_path / "lite.sqlite3"),
+        "--no-notify",
+        "--fast",
+    ]
+    capsys.readouterr()
+    assert main([*argv, "--profile", "test"]) != 0
+    err = capsys.readouterr().err
+    assert "was made with pose model pose_landmarker_full" in err
+    assert "recalibrate: posture calibrate --profile test" in err
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert "fitted on pose_landmarker_full, not on pose_landmarker_lite" in err
+    assert "stopped by end of source" in err
