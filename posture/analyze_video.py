@@ -150,7 +150,7 @@ def run_video(args: argparse.Namespace, path: Path) -> int:
     from posture.progress import stderr_progress
 
     settings = load_settings(args.config).settings
-    model = resolve_model(args.model)
+    model = resolve_model(args.model, settings.monitor.model)
     store = None
     tmp: tempfile.TemporaryDirectory[str] | None = None
     if not args.no_store:

@@ -28,14 +28,26 @@ from posture.progress import stderr_progress
 log = logging.getLogger(__name__)
 
 
-def resolve_model(explicit: Path | None = None, name: str | None = None) -> models.ResolvedModel:
+MODEL_SETTING = "monitor.model in the config"
+
+
+def chosen_model(explicit: str | Path | None, configured: str) -> tuple[str | Path | None, str]:
+    """Pick the `--model` value if given, else the `monitor.model` setting; say which it was."""
+    return (explicit, "--model") if explicit else (configured or None, MODEL_SETTING)
+
+
+def resolve_model(explicit: str | Path | None = None, configured: str = "") -> models.ResolvedModel:
     """Return the verified model to load (provisioning it on first use, with a progress bar).
 
-    `explicit` is the `--model` value: a `.task` file, or a model name such as `lite`.
+    `explicit` is the `--model` value and `configured` the `monitor.model` setting, each a
+    `.task` file or a model name such as `lite`; `--model` wins, and neither means the default.
     """
-    if name is None:
-        explicit, name = models.split_model_arg(explicit)
-    return models.resolve(name, explicit=explicit, progress=stderr_progress())
+    value, given = chosen_model(explicit, configured)
+    manifest = models.load_manifest()
+    path, name = models.split_model_arg(value, manifest)
+    return models.resolve(
+        name, explicit=path, manifest=manifest, progress=stderr_progress(), given=given
+    )
 
 
 def landmarks_json(frame: Any) -> list[list[float]] | None:
@@ -131,12 +143,14 @@ def uncalibrated_notice(model_name: str) -> str:
     The norms were fitted on the default model (full: docs/CALIBRATION.md); with another model
     the notice says so.
     """
-    default = models.load_manifest().default
-    if model_name == default:
+    manifest = models.load_manifest()
+    if model_name == manifest.default:
         return UNCALIBRATED_NOTICE
+    which = manifest.get(model_name).short if manifest.knows(model_name) else "FILE"
     return (
-        f"{UNCALIBRATED_NOTICE} The norms were fitted on {default}, not on {model_name}: "
-        "calibrate with it, or expect them to fit less well."
+        f"{UNCALIBRATED_NOTICE} The norms were fitted on {manifest.default}, not on "
+        f"{model_name}: calibrate with it (`posture calibrate --model {which}`), or expect them "
+        "to fit less well."
     )
 
 

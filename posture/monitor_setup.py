@@ -50,7 +50,7 @@ def build_monitor(
                 fn()
 
     try:
-        model = resolve_model(args.model)
+        model = resolve_model(args.model, settings.monitor.model)
         choice = choose_profile(args.profile, settings, required=bool(args.profile))
         if not choice.calibrated:
             print(f"posture: {uncalibrated_notice(model.name)}", file=sys.stderr)

@@ -65,6 +65,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from posture.core.errors import ModelError  # noqa: E402
 from posture.core.filters import (  # noqa: E402
     OneEuroParams,
     OneEuroState,
@@ -894,12 +895,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="tiny runs (seconds): shape, not timing")
     ap.add_argument("--model", type=Path, help="a .task model (default: resolve())")
     ap.add_argument("--core-only", action="store_true", help="only the pure-core micro-benchmarks")
-    ap.add_argument(
+    lite_opts = ap.add_mutually_exclusive_group()
+    lite_opts.add_argument(
         "--lite-model",
         type=Path,
         help="the lite .task to compare (default: provisioned for full runs, skipped with --quick)",
     )
-    ap.add_argument("--no-lite", action="store_true", help="skip the lite model's comparison")
+    lite_opts.add_argument("--no-lite", action="store_true", help="skip the lite comparison")
     ap.add_argument("--filter", action="store_true", help="also measure filter jitter and lag")
     ap.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--camera-monitor-child", type=Path, help=argparse.SUPPRESS)
@@ -917,7 +919,10 @@ def main(argv: list[str] | None = None) -> int:
     if not args.core_only:
         lite = None
         if not args.no_lite and (args.lite_model or not args.quick):
-            lite = args.lite_model or _model_path(None, "lite")
+            try:
+                lite = args.lite_model or _model_path(None, "lite")
+            except ModelError as exc:  # no network for its offline build: measure the rest
+                print(f"lite comparison skipped (use --lite-model PATH or --no-lite): {exc}")
         results.update(run_pipeline_bench(_model_path(args.model), args.quick, lite))
     if args.filter:
         results["filter"] = bench_filter(args.model)

@@ -136,3 +136,29 @@ def test_model_by_name_lite(
     assert code == 0 and doc["model"] == "pose_landmarker_lite"
     (astro,) = doc["frames"]
     assert astro["person"] is True and len(astro["landmarks"]) == 33
+
+
+def test_model_from_the_config(
+    photos: Path,
+    provisioned_lite,  # type: ignore[no-untyped-def]
+    model_path: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`monitor.model` picks the model for every command; `--model` overrides it; a bad value
+    names the setting it came from."""
+    monkeypatch.setenv("POSTURE_MODEL_DIR", str(provisioned_lite.path.parent))
+    config = tmp_path / "config.toml"
+    config.write_text('[monitor]\nmodel = "lite"\n', encoding="utf-8")
+    photo = str(photos / "a_astronaut.png")
+    code, doc, _ = _json(capsys, "analyze", photo, "--json", "--config", str(config))
+    assert code == 0 and doc["model"] == "pose_landmarker_lite"
+    code, doc, _ = _json(
+        capsys, "analyze", photo, "--json", "--config", str(config), "--model", str(model_path)
+    )
+    assert code == 0 and doc["model"] == "pose_landmarker_full"
+    config.write_text(f'[monitor]\nmodel = "{tmp_path / "nope.task"}"\n', encoding="utf-8")
+    code, _, err = _json(capsys, "analyze", photo, "--json", "--config", str(config))
+    assert code != 0
+    assert "nope.task does not exist (given with monitor.model in the config" in err

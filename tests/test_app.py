@@ -93,3 +93,6 @@ def test_uncalibrated_notice_names_the_model_the_norms_were_fitted_on() -> None:
     lite = uncalibrated_notice("pose_landmarker_lite")
     assert lite.startswith(UNCALIBRATED_NOTICE)
     assert "fitted on pose_landmarker_full, not on pose_landmarker_lite: calibrate with it" in lite
+    assert "(`posture calibrate --model lite`)" in lite
+    # a file the manifest does not know: the command names a file
+    assert "(`posture calibrate --model FILE`)" in uncalibrated_notice("my_model")

@@ -213,8 +213,10 @@ def test_check_profile_refuses_what_does_not_match() -> None:
         check_profile(prof, view="side_left", metric_version=2)
     with pytest.raises(ProfileMismatchError, match="side view.*front view.*recalibrate"):
         check_profile(prof, view="front", metric_version=1)
-    with pytest.raises(ProfileMismatchError, match="pose model.*recalibrate"):
+    with pytest.raises(ProfileMismatchError, match="pose model.*recalibrate") as err:
         check_profile(prof, view="side_left", metric_version=1, model_sha256="00" * 32)
+    # the fix names both ways out: calibrate with the model in use, or go back to the old one
+    assert f"--model FILE|NAME), or run with --model {prof.model_name}" in str(err.value)
 
 
 def test_default_profile_uses_the_clinical_cut_off_and_iso_11226() -> None:

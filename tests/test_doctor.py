@@ -187,6 +187,11 @@ def test_model_by_name_checks_that_model(
     assert checks["model"]["status"] == "fail"
     assert "no verified pose_landmarker_lite model" in checks["model"]["detail"]
     assert "posture models fetch lite" in checks["model"]["fix"]
+    # heavy has neither a pinned download nor an offline recipe: the fix is to place it by hand
+    _, checks = _doctor(capsys, *args[:-1], "heavy")
+    assert checks["model"]["status"] == "fail"
+    assert "models fetch" not in checks["model"]["fix"]
+    assert "Place it by hand" in checks["model"]["fix"]
     monkeypatch.setenv("POSTURE_MODEL_DIR", str(provisioned_lite.path.parent))
     _, checks = _doctor(capsys, *args)
     assert checks["model"]["status"] == "ok"

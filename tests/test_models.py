@@ -237,12 +237,20 @@ def test_npm_member_with_wrong_digest_or_missing_is_refused(
     assert not list(dest.iterdir())
 
 
-def test_manifest_with_an_unknown_member_archive_is_a_clear_error(tmp_path: Path) -> None:
+def test_manifest_with_a_bad_member_archive_is_a_clear_error(tmp_path: Path) -> None:
     raw = json.loads(models.manifest_path().read_text())
-    raw["models"]["pose_landmarker_lite"]["offline"]["members"][LANDMARKS]["archive"] = "cdn"
+    off = raw["models"]["pose_landmarker_lite"]["offline"]
+    off["members"][LANDMARKS]["archive"] = "cdn"
     p = tmp_path / "manifest.json"
     p.write_text(json.dumps(raw))
-    with pytest.raises(ModelError, match="allowed are 'wheel' and 'npm'"):
+    with pytest.raises(ModelError) as err:
+        models.load_manifest(p)
+    assert f"offline member {LANDMARKS}: archive 'cdn' is not one of wheel, npm" in str(err.value)
+    assert str(p) in str(err.value)
+    off["members"][LANDMARKS]["archive"] = "npm"
+    del off["npm"]
+    p.write_text(json.dumps(raw))
+    with pytest.raises(ModelError, match="from the npm tarball, but the recipe has no 'npm' entry"):
         models.load_manifest(p)
 
 
@@ -251,13 +259,22 @@ def test_model_option_takes_a_file_or_a_name(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     assert models.split_model_arg(None) == (None, None)
-    assert models.split_model_arg(Path("lite")) == (None, "lite")
-    assert models.split_model_arg(Path("pose_landmarker_full")) == (None, "pose_landmarker_full")
-    assert models.split_model_arg(Path("giant")) == (Path("giant"), None)
+    assert models.split_model_arg("lite") == (None, "lite")
+    assert models.split_model_arg("pose_landmarker_full") == (None, "pose_landmarker_full")
+    assert models.split_model_arg("giant") == (Path("giant"), None)
+    # spelled as a path, it is a file even where the name is known
+    assert models.split_model_arg("./lite") == (Path("lite"), None)
+    assert models.split_model_arg("lite.task") == (Path("lite.task"), None)
+    Path("full").mkdir()  # a directory of that name is not in the way of the name
+    assert models.split_model_arg("full") == (None, "full")
     Path("lite").write_bytes(b"x")  # a file in the way wins: the user typed a path
-    assert models.split_model_arg(Path("lite")) == (Path("lite"), None)
+    assert models.split_model_arg("lite") == (Path("lite"), None)
     with pytest.raises(ModelError, match="a model name is one of: lite, full, heavy"):
         models.resolve(explicit=Path("giant"))
+    with pytest.raises(ModelError, match="full is a directory, not a .task model file"):
+        models.resolve(explicit=Path("full"))
+    with pytest.raises(ModelError, match=r"giant does not exist \(given with monitor.model in"):
+        models.resolve(explicit=Path("giant"), given="monitor.model in the config")
 
 
 def test_explicit_model_must_be_a_stored_bundle(
@@ -284,3 +301,41 @@ def test_bundle_build_is_deterministic(tmp_path: Path) -> None:
     time.sleep(1.1)
     models.write_bundle(tmp_path / "b.task", members)
     assert models.sha256_file(tmp_path / "a.task") == models.sha256_file(tmp_path / "b.task")
+
+
+class _CutShort(http.server.BaseHTTPRequestHandler):
+    """Promises more bytes than it sends (Content-Length), or breaks a chunked body."""
+
+    def do_GET(self) -> None:  # noqa: N802 - the handler's protocol name
+        self.send_response(200)
+        if self.path == "/chunked":
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            self.wfile.write(b"400\r\n" + b"x" * 100)  # a 1 KiB chunk that stops at 100 bytes
+        else:
+            self.send_header("Content-Length", "1000000")
+            self.end_headers()
+            self.wfile.write(b"x" * 1000)
+        self.wfile.flush()
+        self.close_connection = True
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.mark.parametrize("path", ["/sized", "/chunked"])
+def test_interrupted_download_is_a_model_error_and_leaves_nothing(
+    tmp_path: Path, path: str
+) -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _CutShort)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}{path}"
+        with pytest.raises(ModelError) as err:
+            models.download(url, tmp_path / "dl" / "x.tgz", "0" * 64, timeout_s=10)
+    finally:
+        server.shutdown()
+    assert str(err.value).startswith(f"download of {url} ")
+    assert "expected 0000" not in str(err.value), "a cut transfer is not a checksum mismatch"
+    assert not list((tmp_path / "dl").iterdir()), "no partial file may be left behind"

@@ -286,8 +286,10 @@ def test_monitor_on_lite_by_name(
     assert main([*argv, "--profile", "test"]) != 0
     err = capsys.readouterr().err
     assert "was made with pose model pose_landmarker_full" in err
-    assert "recalibrate: posture calibrate --profile test" in err
+    assert "posture calibrate --profile test --model FILE|NAME" in err
+    assert "or run with --model pose_landmarker_full" in err
     assert main(argv) == 0
     err = capsys.readouterr().err
     assert "fitted on pose_landmarker_full, not on pose_landmarker_lite" in err
+    assert "`posture calibrate --model lite`" in err
     assert "stopped by end of source" in err

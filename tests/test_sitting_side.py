@@ -99,7 +99,7 @@ def test_model_still_matches_cached_landmarks(model_path: Path, cached) -> None:
 
 
 @pytest.mark.model
-def test_lite_model_trades_accuracy_for_cpu(provisioned_lite, cached) -> None:  # type: ignore[no-untyped-def]
+def test_lite_model_accuracy_floors(provisioned_lite, cached) -> None:  # type: ignore[no-untyped-def]
     """The lite model (`--model lite`) on all 96 photos: still a usable separator, but below
     full's figures above (docs/PERFORMANCE.md records the trade-off)."""
     if not (DATA / "labels.csv").is_file():

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import http.client
 import json
 import logging
 import os
@@ -49,6 +50,8 @@ from posture.core.errors import ModelError
 log = logging.getLogger(__name__)
 
 BUNDLE_MEMBERS = ("pose_detector.tflite", "pose_landmarks_detector.tflite")
+ARCHIVES = ("wheel", "npm")
+"""Where an offline member can come from: the PyPI wheel (default) or the npm tarball."""
 DOWNLOAD_TIMEOUT_S = 15.0
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
@@ -99,6 +102,19 @@ class OfflineRecipe:
     sha256: str | None
     npm: NpmTarball | None = None
 
+    def __post_init__(self) -> None:
+        for member, info in self.members.items():
+            kind = info.get("archive", "wheel")
+            if kind not in ARCHIVES:
+                raise ValueError(
+                    f"offline member {member}: archive {kind!r} is not one of {', '.join(ARCHIVES)}"
+                )
+            if kind == "npm" and self.npm is None:
+                raise ValueError(
+                    f"offline member {member} comes from the npm tarball, "
+                    "but the recipe has no 'npm' entry"
+                )
+
     def archives(self) -> set[str]:
         """Return the archives the members come from."""
         return {info.get("archive", "wheel") for info in self.members.values()}
@@ -128,18 +144,25 @@ class Manifest:
     models: dict[str, ModelSpec]
     source: str
 
+    def _key(self, name: str) -> str | None:
+        for key in (name, f"pose_landmarker_{name}"):
+            if key in self.models:
+                return key
+        return None
+
     def knows(self, name: str) -> bool:
         """Whether `name` is a model's full or short name."""
-        return name in self.models or f"pose_landmarker_{name}" in self.models
+        return self._key(name) is not None
+
+    def short_names(self) -> str:
+        """Return the models' short names for messages: `lite, full, heavy`."""
+        return ", ".join(s.short for s in self.models.values())
 
     def get(self, name: str | None) -> ModelSpec:
         """Look a model up by full or short name (`full`, `pose_landmarker_full`)."""
-        key = name or self.default
-        if key not in self.models:
-            key = f"pose_landmarker_{key}"
-        if key not in self.models:
-            known = ", ".join(s.short for s in self.models.values())
-            raise ModelError(f"unknown model {name!r}; known models: {known}")
+        key = self._key(name or self.default)
+        if key is None:
+            raise ModelError(f"unknown model {name!r}; known models: {self.short_names()}")
         return self.models[key]
 
 
@@ -193,12 +216,6 @@ def load_manifest(path: Path | None = None) -> Manifest:
                     sha256=off.get("sha256"),
                     npm=NpmTarball(url=npm["tarball"], sha256=npm["sha256"]) if npm else None,
                 )
-                unknown = recipe.archives() - {"wheel", "npm"}
-                if unknown or ("npm" in recipe.archives() and recipe.npm is None):
-                    raise ValueError(
-                        f"{name}: offline members come from {sorted(recipe.archives())}; "
-                        "allowed are 'wheel' and 'npm' (the latter with an 'npm' tarball entry)"
-                    )
             models[name] = ModelSpec(
                 name=name,
                 file=entry["file"],
@@ -322,20 +339,25 @@ def download(
     """Download `url` to `dest` atomically, verifying `sha256` before it replaces anything."""
     with _atomic_target(dest) as tmp:
         h = hashlib.sha256()
+        got = 0
         try:
             with urllib.request.urlopen(url, timeout=timeout_s) as resp:  # noqa: S310 - https only
-                total = resp.headers.get("Content-Length")
-                bar = progress(f"downloading {dest.name}", int(total) if total else None)
+                header = resp.headers.get("Content-Length")
+                total = int(header) if header else None
+                bar = progress(f"downloading {dest.name}", total)
                 try:
                     with open(tmp, "wb") as out:
                         for chunk in iter(lambda: resp.read(1 << 16), b""):
                             out.write(chunk)
                             h.update(chunk)
+                            got += len(chunk)
                             bar.advance(len(chunk))
                 finally:
                     bar.close()
-        except (urllib.error.URLError, OSError, ValueError) as exc:
+        except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:
             raise ModelError(f"download of {url} failed: {getattr(exc, 'reason', exc)}") from exc
+        if total is not None and got != total:
+            raise ModelError(f"download of {url} was cut short: {got} of {total} bytes")
         if h.hexdigest() != sha256:
             raise ModelError(
                 f"download of {url} has sha256 {h.hexdigest()}, expected {sha256}; not used"
@@ -504,13 +526,14 @@ def build_offline(
             if "wheel" in needed:
                 archives["wheel"] = wheel or fetch_wheel(recipe, Path(tmp))
                 bar.advance(1)
-            if "npm" in needed and recipe.npm is not None:
-                archives["npm"] = npm_tarball or fetch_npm(recipe.npm, Path(tmp))
+            if recipe.npm is not None and "npm" in needed:
+                archives["npm"] = npm_tarball or fetch_npm(recipe.npm, Path(tmp), progress)
                 bar.advance(1)
             members: list[tuple[str, bytes]] = []
             for member, info in recipe.members.items():
-                archive = archives[info.get("archive", "wheel")]
-                data = _read_member(archive, info.get("archive", "wheel"), info["source"])
+                kind = info.get("archive", "wheel")
+                archive = archives[kind]
+                data = _read_member(archive, kind, info["source"])
                 digest = hashlib.sha256(data).hexdigest()
                 if digest != info["sha256"]:
                     raise ModelError(
@@ -547,15 +570,30 @@ def build_offline(
 
 
 def split_model_arg(
-    value: Path | None, manifest: Manifest | None = None
+    value: str | Path | None, manifest: Manifest | None = None
 ) -> tuple[Path | None, str | None]:
-    """Split a `--model` value into (file, model name); an existing file wins over `lite`."""
-    if value is None or value.exists():
-        return value, None
+    """Split a `--model` value into (file, model name).
+
+    A bare word the manifest knows (`lite`) is a name, unless a file of that name is in the way;
+    anything spelled as a path (`./lite`, `x.task`) is a file.
+    """
+    if value is None:
+        return None, None
+    text = str(value)
+    looks_like_path = os.sep in text or "/" in text or text.endswith(".task")
+    if looks_like_path or Path(text).is_file():
+        return Path(text), None
     manifest = manifest or load_manifest()
-    if manifest.knows(str(value)):
-        return None, str(value)
-    return value, None
+    if manifest.knows(text):
+        return None, text
+    return Path(text), None
+
+
+def fetch_hint(spec: ModelSpec) -> str:
+    """How to get `spec` into the cache: `posture models fetch`, or by hand if no way is known."""
+    if spec.sha256 or spec.offline:
+        return f"run `posture models fetch {spec.short}` (downloads, or builds it offline)"
+    return manual_instructions(spec, cache_dir())
 
 
 def manual_instructions(spec: ModelSpec, directory: Path) -> str:
@@ -577,16 +615,21 @@ def resolve(
     manifest: Manifest | None = None,
     progress: ProgressFactory = null_progress,
     download_timeout_s: float = DOWNLOAD_TIMEOUT_S,
+    given: str = "--model",
 ) -> ResolvedModel:
-    """Find or provision a verified model file, in the order the module docstring gives."""
+    """Find or provision a verified model file, in the order the module docstring gives.
+
+    `given` names where `explicit` came from, for the error messages.
+    """
     manifest = manifest or load_manifest()
     if explicit is not None:
         path = Path(explicit).expanduser()
+        if path.is_dir():
+            raise ModelError(f"{path} is a directory, not a .task model file (given with {given})")
         if not path.is_file():
-            names = ", ".join(s.short for s in manifest.models.values())
             raise ModelError(
-                f"model file {path} does not exist (given with --model; "
-                f"a model name is one of: {names})"
+                f"model file {path} does not exist (given with {given}; "
+                f"a model name is one of: {manifest.short_names()})"
             )
         check_bundle(path)
         digest = sha256_file(path)

@@ -5,14 +5,15 @@ Every module exposes `register(subparsers)`; the parser it adds sets `func(args)
 """
 
 from argparse import ArgumentParser
-from pathlib import Path
 
 
 def add_model_option(p: ArgumentParser) -> None:
-    """`--model`, the same for every command that runs the pose model."""
+    """`--model`, the same for every command that runs the pose model.
+
+    Kept as typed (a string): `./lite` is a file and `lite` a name, which a Path would merge.
+    """
     p.add_argument(
         "--model",
-        type=Path,
         metavar="FILE|NAME",
         help="a .task model file, or a model name (full, lite) instead of the default",
     )

@@ -77,7 +77,7 @@ def run_photos(args: argparse.Namespace) -> int:
     images = collect_images(args.paths)
     settings = load_settings(args.config).settings
     choice = choose_profile(args.profile, settings, required=bool(args.profile))
-    model = resolve_model(args.model)
+    model = resolve_model(args.model, settings.monitor.model)
     frames: list[dict[str, Any]] = []
     failed = 0
     with PhotoAnalyzer(model, settings, choice) as analyzer:

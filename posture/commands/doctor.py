@@ -78,7 +78,7 @@ def diagnose(args: argparse.Namespace) -> list[Check]:
 
     def model() -> Check:
         nonlocal model_sha
-        check, model_sha = _check_model(args.model)
+        check, model_sha = _check_model(args.model, settings.monitor.model)
         return check
 
     steps: list[Callable[[], Check]] = [model]
@@ -124,18 +124,22 @@ def _check_config(path: Path | None) -> tuple[Settings, Check]:
     return loaded.settings, Check("config", "ok", f"{loaded.path} is valid")
 
 
-def _check_model(explicit: Path | None) -> tuple[Check, str | None]:
+def _check_model(value: str | None, configured: str) -> tuple[Check, str | None]:
     from posture.adapters import models
     from posture.adapters.pose import MediaPipePose
+    from posture.app import chosen_model
     from posture.core.errors import ModelError
 
+    refetch = "run `posture models fetch`"
+    chosen, given = chosen_model(value, configured)
     try:
-        explicit, name = models.split_model_arg(explicit)
+        explicit, name = models.split_model_arg(chosen)
         if explicit is not None:
-            resolved = models.resolve(explicit=explicit)
+            resolved = models.resolve(explicit=explicit, given=given)
             path, sha = resolved.path, resolved.sha256
         else:
             spec = models.load_manifest().get(name)
+            refetch = models.fetch_hint(spec)
             found = models.verify_cached(spec)
             ok = [p for p, s in found if s == "ok"]
             if not ok:
@@ -144,24 +148,17 @@ def _check_model(explicit: Path | None) -> tuple[Check, str | None]:
                     "model",
                     "fail",
                     f"no verified {spec.name} model in {models.cache_dir()} ({states})",
-                    f"run `posture models fetch {spec.short}` (downloads, or builds it offline)",
+                    refetch,
                 ), None
             path = ok[0]
             sha = models.pinned_digests(spec)[path.name]
         MediaPipePose(path, mode="image").close()  # it must also load, not just hash right
     except ModelError as exc:
-        return Check(
-            "model",
-            "fail",
-            str(exc),
-            "run `posture models fetch`, or pass a good file with --model",
-        ), None
+        fix = f"{refetch}, or pass a good file with --model"
+        return Check("model", "fail", str(exc), fix), None
     except (RuntimeError, ValueError) as exc:  # MediaPipe's own refusal to load a graph
         return Check(
-            "model",
-            "fail",
-            f"{path} does not load: {exc}",
-            "run `posture models fetch` to provision a fresh copy",
+            "model", "fail", f"{path} does not load: {exc}", f"{refetch} to provision a fresh copy"
         ), None
     return Check("model", "ok", f"{path.name} verified (sha256 {sha[:12]}...) and loads"), sha
 

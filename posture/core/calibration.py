@@ -368,7 +368,9 @@ def check_profile(
     ):
         raise ProfileMismatchError(
             f"profile {profile.name!r} was made with pose model {profile.model_name} "
-            f"({profile.model_sha256[:12]}...), the loaded model is {model_sha256[:12]}...; {fix}"
+            f"({profile.model_sha256[:12]}...), the loaded model is {model_sha256[:12]}...; "
+            f"recalibrate with the model you use now (posture calibrate --profile {profile.name} "
+            f"--model FILE|NAME), or run with --model {profile.model_name}"
         )
 
 

@@ -195,6 +195,11 @@ class MonitorConfig:
 
     source: str = _f("0", "camera index, video file or image folder")
     profile: str = _f("desk", "calibration profile used by `posture monitor`")
+    model: str = _f(
+        "",
+        "pose model for monitor, calibrate, analyze and doctor: a name (full, lite) or a .task "
+        "file; empty means the default (full); --model overrides it",
+    )
     min_fps: float = _f(
         0.5, "analysis rate while posture is steady and good (frames per second)", 0.2, 30
     )
