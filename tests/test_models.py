@@ -151,6 +151,8 @@ def test_heavy_without_recipe_says_so(tmp_path: Path) -> None:
         models.resolve("heavy", directory=tmp_path, allow_download=False)
     assert "heavy has no offline recipe (only lite, full)" in str(err.value)
     assert "--model PATH" in str(err.value)
+    # unpinned, a copy in the cache would never be served: the advice is --model, not the cache
+    assert "pins no checksum for it" in str(err.value) and "copy it to" not in str(err.value)
 
 
 LANDMARKS = "pose_landmarks_detector.tflite"

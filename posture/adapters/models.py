@@ -597,7 +597,16 @@ def fetch_hint(spec: ModelSpec) -> str:
 
 
 def manual_instructions(spec: ModelSpec, directory: Path) -> str:
-    """How to place the model by hand."""
+    """How to place the model by hand.
+
+    The cache only serves files it can verify, so without a pinned digest the way is `--model`.
+    """
+    if spec.sha256 is None:
+        return (
+            f"Place it by hand: download {spec.url}\n"
+            f"  on a machine that can reach it, then pass --model PATH (or set monitor.model to\n"
+            f"  that path); this release pins no checksum for it, so the cache cannot verify it."
+        )
     return (
         f"Place it by hand: download {spec.url}\n"
         f"  on a machine that can reach it, copy it to {directory / spec.file}\n"
