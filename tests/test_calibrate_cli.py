@@ -196,3 +196,27 @@ def test_glance_step_from_a_file_learns_the_range(
     data = json.loads((isolated_home / ".local/share/posture/profiles/side.json").read_text())
     assert data["view"].startswith("side")
     assert data["glance"].get("cva_deg", 0) > 5.0, data["glance"]
+
+
+def test_calibrating_on_lite_tells_the_monitor_command_with_lite(
+    upright_clip: Path,
+    provisioned_lite,  # type: ignore[no-untyped-def]
+    capsys: pytest.CaptureFixture[str],
+    isolated_home: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A profile is tied to its model, so the advice after calibrating names the model too."""
+    monkeypatch.setenv("POSTURE_MODEL_DIR", str(provisioned_lite.path.parent))
+    argv = ["calibrate", "--source", str(upright_clip), "--seconds", "3", "--no-glance"]
+    code, _, err = run(capsys, *argv, "--profile", "lap", "--model", "lite")
+    assert code == 0, err
+    assert "Run `posture monitor --profile lap --model lite`" in err
+    assert 'monitor.model = "lite"' in err
+    data = json.loads((isolated_home / ".local/share/posture/profiles/lap.json").read_text())
+    assert data["model"] == {"name": "pose_landmarker_lite", "sha256": provisioned_lite.sha256}
+    # chosen in the config instead, the monitor picks it up on its own: no --model in the advice
+    config = isolated_home / "config.toml"
+    config.write_text('[monitor]\nmodel = "lite"\n', encoding="utf-8")
+    code, _, err = run(capsys, *argv, "--profile", "lap2", "--config", str(config))
+    assert code == 0, err
+    assert "Run `posture monitor --profile lap2` (or" in err

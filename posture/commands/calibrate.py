@@ -279,7 +279,13 @@ def calibrate(args: argparse.Namespace, store: Any) -> int:
         b = profile.baseline.get(key)
         if b is not None:
             say(f"  {key:<18} {b.median:8.3g}  (+/- {b.mad:.2g})")
-    say(f'Run `posture monitor --profile {name}` (or set monitor.profile = "{name}").')
+    if args.model:  # the monitor must load the same model, or it refuses the profile
+        say(
+            f"Run `posture monitor --profile {name} --model {args.model}` (or set "
+            f'monitor.profile = "{name}" and monitor.model = "{args.model}").'
+        )
+    else:
+        say(f'Run `posture monitor --profile {name}` (or set monitor.profile = "{name}").')
     return 0
 
 
