@@ -33,7 +33,9 @@ MODEL_SETTING = "monitor.model in the config"
 
 def chosen_model(explicit: str | Path | None, configured: str) -> tuple[str | Path | None, str]:
     """Pick the `--model` value if given, else the `monitor.model` setting; say which it was."""
-    return (explicit, "--model") if explicit else (configured or None, MODEL_SETTING)
+    if explicit is not None and str(explicit).strip():
+        return str(explicit).strip() if isinstance(explicit, str) else explicit, "--model"
+    return configured.strip() or None, MODEL_SETTING
 
 
 def resolve_model(explicit: str | Path | None = None, configured: str = "") -> models.ResolvedModel:

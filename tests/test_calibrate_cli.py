@@ -220,3 +220,13 @@ def test_calibrating_on_lite_tells_the_monitor_command_with_lite(
     code, _, err = run(capsys, *argv, "--profile", "lap2", "--config", str(config))
     assert code == 0, err
     assert "Run `posture monitor --profile lap2` (or" in err
+    data = json.loads((isolated_home / ".local/share/posture/profiles/lap2.json").read_text())
+    assert data["model"]["name"] == "pose_landmarker_lite"
+    # a file given by a relative path is advised as an absolute one (autostart runs elsewhere)
+    monkeypatch.chdir(provisioned_lite.path.parent)
+    code, _, err = run(
+        capsys, *argv, "--profile", "lap3", "--model", f"./{provisioned_lite.path.name}"
+    )
+    assert code == 0, err
+    assert f"--model {provisioned_lite.path}`" in err
+    assert f'monitor.model = "{provisioned_lite.path}"' in err

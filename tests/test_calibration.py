@@ -213,10 +213,18 @@ def test_check_profile_refuses_what_does_not_match() -> None:
         check_profile(prof, view="side_left", metric_version=2)
     with pytest.raises(ProfileMismatchError, match="side view.*front view.*recalibrate"):
         check_profile(prof, view="front", metric_version=1)
+    named = dataclasses.replace(prof, model_name="pose_landmarker_full")  # as resolve() names it
     with pytest.raises(ProfileMismatchError, match="pose model.*recalibrate") as err:
-        check_profile(prof, view="side_left", metric_version=1, model_sha256="00" * 32)
+        check_profile(named, view="side_left", metric_version=1, model_sha256="00" * 32)
     # the fix names both ways out: calibrate with the model in use, or go back to the old one
-    assert f"--model FILE|NAME), or run with --model {prof.model_name}" in str(err.value)
+    assert "--model FILE|NAME), or run with --model pose_landmarker_full" in str(err.value)
+    assert str(err.value).endswith(err.value.fix) and err.value.fix.startswith("recalibrate")
+    # a profile made with an unpinned file knows only the file's stem: no `--model stem` advice
+    own = dataclasses.replace(prof, model_name="my_model")
+    with pytest.raises(ProfileMismatchError) as err:
+        check_profile(own, view="side_left", metric_version=1, model_sha256="00" * 32)
+    assert "--model and the .task file it was made with (my_model)" in err.value.fix
+    assert "--model my_model" not in str(err.value)
 
 
 def test_default_profile_uses_the_clinical_cut_off_and_iso_11226() -> None:

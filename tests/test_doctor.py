@@ -196,3 +196,56 @@ def test_model_by_name_checks_that_model(
     _, checks = _doctor(capsys, *args)
     assert checks["model"]["status"] == "ok"
     assert "pose_landmarker_lite_offline.task verified" in checks["model"]["detail"]
+    # the same from the config; a bad configured file is fixed in the config, not by fetching
+    config = tmp_path / "config.toml"
+    config.write_text('[monitor]\nmodel = " lite "\n', encoding="utf-8")
+    _, checks = _doctor(capsys, *args[:-2], "--config", str(config))
+    assert "pose_landmarker_lite_offline.task verified" in checks["model"]["detail"]
+    config.write_text(f'[monitor]\nmodel = "{tmp_path / "gone.task"}"\n', encoding="utf-8")
+    _, checks = _doctor(capsys, *args[:-2], "--config", str(config))
+    assert "gone.task does not exist (given with monitor.model" in checks["model"]["detail"]
+    assert checks["model"]["fix"].startswith("correct monitor.model in the config")
+
+
+def test_profile_from_another_model_gets_the_model_fix(
+    tmp_path: Path,
+    model_path: Path,
+    provisioned_lite,  # type: ignore[no-untyped-def]
+    isolated_home: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A profile calibrated on full, checked with --model lite: the fix is not plain recalibrate."""
+    clip = write_clip(
+        slouch_frames(upright_photo(), [("upright", 6)], fps=5.0), tmp_path / "upright.avi", 5.0
+    )
+    assert (
+        main(
+            [
+                "calibrate",
+                "--source",
+                str(clip),
+                "--profile",
+                "p1",
+                "--seconds",
+                "3",
+                "--no-glance",
+                "--model",
+                str(model_path),
+            ]
+        )
+        == 0
+    )
+    _, checks = _doctor(
+        capsys,
+        "--no-camera",
+        "--db",
+        str(tmp_path / "h.sqlite3"),
+        "--profile",
+        "p1",
+        "--model",
+        str(provisioned_lite.path),
+    )
+    assert checks["profile"]["status"] == "fail"
+    assert "was made with pose model pose_landmarker_full" in checks["profile"]["detail"]
+    assert checks["profile"]["fix"].startswith("recalibrate with the model you use now")
+    assert "--model pose_landmarker_full" in checks["profile"]["fix"]

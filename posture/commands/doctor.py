@@ -130,8 +130,8 @@ def _check_model(value: str | None, configured: str) -> tuple[Check, str | None]
     from posture.app import chosen_model
     from posture.core.errors import ModelError
 
-    refetch = "run `posture models fetch`"
     chosen, given = chosen_model(value, configured)
+    refetch = "run `posture models fetch`" if given == "--model" else f"correct {given}"
     try:
         explicit, name = models.split_model_arg(chosen)
         if explicit is not None:
@@ -334,7 +334,7 @@ def _history_fix(path: Path | None) -> str:
 def _check_profile(name: str, model_sha: str | None) -> Check:
     from posture.adapters.profiles import ProfileStore, current_metric_version
     from posture.core.calibration import check_profile
-    from posture.core.errors import ProfileError
+    from posture.core.errors import ProfileError, ProfileMismatchError
 
     store = ProfileStore()
     try:
@@ -352,6 +352,8 @@ def _check_profile(name: str, model_sha: str | None) -> Check:
             metric_version=current_metric_version(),
             model_sha256=model_sha,
         )
+    except ProfileMismatchError as exc:  # its own fix names the model where that is the cause
+        return Check("profile", "fail", str(exc), exc.fix)
     except ProfileError as exc:
         return Check("profile", "fail", str(exc), f"run `posture calibrate --profile {name}`")
     return Check("profile", "ok", f"{name!r} ({profile.view} view) is valid")

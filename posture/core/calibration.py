@@ -227,7 +227,8 @@ def _profile_from_dict(data: object, where: str) -> Profile:
     if version != PROFILE_SCHEMA_VERSION:
         raise ProfileMismatchError(
             f"{where}: profile format version {version!r}, this posture reads version "
-            f"{PROFILE_SCHEMA_VERSION}: recalibrate (posture calibrate)."
+            f"{PROFILE_SCHEMA_VERSION}",
+            "recalibrate (posture calibrate)",
         )
     required = ("name", "view", "source", "metric_version", "created_utc", "baseline")
     missing = [k for k in required if k not in data]
@@ -353,13 +354,15 @@ def check_profile(
     if profile.metric_version != metric_version:
         raise ProfileMismatchError(
             f"profile {profile.name!r} was made with metric version {profile.metric_version}, "
-            f"this posture computes version {metric_version}; {fix}"
+            f"this posture computes version {metric_version}",
+            fix,
         )
     fam = view_family(view)
     if fam and fam != profile.family:
         raise ProfileMismatchError(
             f"profile {profile.name!r} was calibrated in {profile.family} view ({profile.view}), "
-            f"the camera now sees {fam} view ({view}); {fix}, or move the camera back"
+            f"the camera now sees {fam} view ({view})",
+            f"{fix}, or move the camera back",
         )
     if (
         profile.model_sha256 is not None
@@ -368,10 +371,17 @@ def check_profile(
     ):
         raise ProfileMismatchError(
             f"profile {profile.name!r} was made with pose model {profile.model_name} "
-            f"({profile.model_sha256[:12]}...), the loaded model is {model_sha256[:12]}...; "
+            f"({profile.model_sha256[:12]}...), the loaded model is {model_sha256[:12]}...",
             f"recalibrate with the model you use now (posture calibrate --profile {profile.name} "
-            f"--model FILE|NAME), or run with --model {profile.model_name}"
+            f"--model FILE|NAME), or run with {_model_hint(profile.model_name)}",
         )
+
+
+def _model_hint(model_name: str | None) -> str:
+    """How to load a profile's model again: by name when it is a known one, else its file."""
+    if model_name and model_name.startswith("pose_landmarker_"):
+        return f"--model {model_name}"
+    return f"--model and the .task file it was made with ({model_name})"
 
 
 @dataclass(frozen=True, slots=True)

@@ -198,7 +198,8 @@ class MonitorConfig:
     model: str = _f(
         "",
         "pose model for monitor, calibrate, analyze and doctor: a name (full, lite) or a .task "
-        "file; empty means the default (full); --model overrides it",
+        "file (a relative path is taken from the current directory); empty means the default; "
+        "--model overrides it",
     )
     min_fps: float = _f(
         0.5, "analysis rate while posture is steady and good (frames per second)", 0.2, 30

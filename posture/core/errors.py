@@ -34,7 +34,14 @@ class ProfileError(PostureError):
 
 
 class ProfileMismatchError(ProfileError):
-    """The profile was made for another view, model or metric version: recalibrate."""
+    """The profile was made for another view, model or metric version: recalibrate.
+
+    `fix` is the way out on its own (the message ends with it), for tables that show it apart.
+    """
+
+    def __init__(self, message: str, fix: str) -> None:
+        super().__init__(f"{message}; {fix}")
+        self.fix = fix
 
 
 class CalibrationError(PostureError):
