@@ -31,22 +31,26 @@ log = logging.getLogger(__name__)
 MODEL_SETTING = "monitor.model in the config"
 
 
-def chosen_model(explicit: str | Path | None, configured: str) -> tuple[str | Path | None, str]:
-    """Pick the `--model` value if given, else the `monitor.model` setting; say which it was."""
-    if explicit is not None and str(explicit).strip():
-        return str(explicit).strip() if isinstance(explicit, str) else explicit, "--model"
-    return configured.strip() or None, MODEL_SETTING
-
-
-def resolve_model(explicit: str | Path | None = None, configured: str = "") -> models.ResolvedModel:
-    """Return the verified model to load (provisioning it on first use, with a progress bar).
+def model_request(
+    explicit: str | None, configured: str, manifest: models.Manifest | None = None
+) -> tuple[Path | None, str | None, str]:
+    """Say which model was asked for: (file, model name, where it was given).
 
     `explicit` is the `--model` value and `configured` the `monitor.model` setting, each a
     `.task` file or a model name such as `lite`; `--model` wins, and neither means the default.
     """
-    value, given = chosen_model(explicit, configured)
+    if explicit and explicit.strip():
+        value, given = explicit.strip(), "--model"
+    else:
+        value, given = configured.strip(), MODEL_SETTING
+    path, name = models.split_model_arg(value or None, manifest)
+    return path, name, given
+
+
+def resolve_model(explicit: str | None = None, configured: str = "") -> models.ResolvedModel:
+    """Return the verified model to load (provisioning it on first use, with a progress bar)."""
     manifest = models.load_manifest()
-    path, name = models.split_model_arg(value, manifest)
+    path, name, given = model_request(explicit, configured, manifest)
     return models.resolve(
         name, explicit=path, manifest=manifest, progress=stderr_progress(), given=given
     )

