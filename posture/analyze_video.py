@@ -149,8 +149,11 @@ def run_video(args: argparse.Namespace, path: Path) -> int:
     from posture.app import resolve_model
     from posture.progress import stderr_progress
 
-    settings = load_settings(args.config).settings
-    model = resolve_model(args.model, settings.monitor.model)
+    loaded = load_settings(args.config)
+    settings = loaded.settings
+    model = resolve_model(
+        args.model, settings.monitor.model, configured_at=loaded.sources.get("monitor.model", "")
+    )
     store = None
     tmp: tempfile.TemporaryDirectory[str] | None = None
     if not args.no_store:

@@ -16,6 +16,7 @@ import numpy as np
 from posture.adapters import models
 from posture.adapters.pose import MediaPipePose
 from posture.adapters.profiles import current_metric_version, load_default_profile
+from posture.adapters.settings import DEFAULT_SOURCE
 from posture.core.calibration import Profile, check_profile, view_family
 from posture.core.config import JudgeConfig, Settings
 from posture.core.errors import ProfileError
@@ -28,29 +29,40 @@ from posture.progress import stderr_progress
 log = logging.getLogger(__name__)
 
 
-MODEL_SETTING = "monitor.model in the config"
+def model_setting_place(configured_at: str = "") -> str:
+    """Name where `monitor.model` was set: "monitor.model at FILE:LINE" when a file set it."""
+    if configured_at and configured_at != DEFAULT_SOURCE:
+        return f"monitor.model at {configured_at}"
+    return "monitor.model in the config"
 
 
 def model_request(
-    explicit: str | None, configured: str, manifest: models.Manifest | None = None
+    explicit: str | None,
+    configured: str,
+    manifest: models.Manifest | None = None,
+    *,
+    configured_at: str = "",
 ) -> tuple[Path | None, str | None, str]:
     """Say which model was asked for: (file, model name, where it was given).
 
     `explicit` is the `--model` value and `configured` the `monitor.model` setting, each a
     `.task` file or a model name such as `lite`; `--model` wins, and neither means the default.
+    `configured_at` is the setting's source ("FILE:LINE"), so an error points at the line to fix.
     """
     if explicit and explicit.strip():
         value, given = explicit.strip(), "--model"
     else:
-        value, given = configured.strip(), MODEL_SETTING
+        value, given = configured.strip(), model_setting_place(configured_at)
     path, name = models.split_model_arg(value or None, manifest)
     return path, name, given
 
 
-def resolve_model(explicit: str | None = None, configured: str = "") -> models.ResolvedModel:
+def resolve_model(
+    explicit: str | None = None, configured: str = "", *, configured_at: str = ""
+) -> models.ResolvedModel:
     """Return the verified model to load (provisioning it on first use, with a progress bar)."""
     manifest = models.load_manifest()
-    path, name, given = model_request(explicit, configured, manifest)
+    path, name, given = model_request(explicit, configured, manifest, configured_at=configured_at)
     return models.resolve(
         name, explicit=path, manifest=manifest, progress=stderr_progress(), given=given
     )

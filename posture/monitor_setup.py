@@ -34,9 +34,15 @@ log = logging.getLogger(__name__)
 
 
 def build_monitor(
-    args: argparse.Namespace, settings: Settings, *, clock: Clock | None = None
+    args: argparse.Namespace,
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    model_configured_at: str = "",
 ) -> tuple[Monitor, Callable[[], None]]:
     """Everything `posture monitor` runs; returns the monitor and a cleanup function.
+
+    `model_configured_at` is where `monitor.model` was set ("FILE:LINE"), for its errors.
 
     Fatal problems (no model, unusable history directory, bad profile) raise here, before any
     camera is opened, so they surface at start and not an hour later.
@@ -50,7 +56,7 @@ def build_monitor(
                 fn()
 
     try:
-        model = resolve_model(args.model, settings.monitor.model)
+        model = resolve_model(args.model, settings.monitor.model, configured_at=model_configured_at)
         choice = choose_profile(args.profile, settings, required=bool(args.profile))
         if not choice.calibrated:
             print(f"posture: {uncalibrated_notice(model.name)}", file=sys.stderr)

@@ -161,4 +161,5 @@ def test_model_from_the_config(
     config.write_text(f'[monitor]\nmodel = "{tmp_path / "nope.task"}"\n', encoding="utf-8")
     code, _, err = _json(capsys, "analyze", photo, "--json", "--config", str(config))
     assert code != 0
-    assert "nope.task does not exist (given with monitor.model in the config" in err
+    # the error points at the line to fix
+    assert f"nope.task does not exist (given with monitor.model at {config}:2;" in err

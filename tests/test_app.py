@@ -5,6 +5,10 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
+import pytest
+from clips import write_clip
+
 from posture.adapters.settings import load_settings
 from posture.app import UNCALIBRATED_NOTICE, LazyJudge, ProfileChoice, uncalibrated_notice
 from posture.core.geometry import METRIC_KEYS
@@ -96,3 +100,33 @@ def test_uncalibrated_notice_names_the_model_the_norms_were_fitted_on() -> None:
     assert "(`posture calibrate --model lite`)" in lite
     # a file the manifest does not know: the command names a file
     assert "(`posture calibrate --model FILE`)" in uncalibrated_notice("my_model")
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["monitor", "--source", "{clip}", "--no-notify"],
+        ["calibrate", "--source", "{clip}"],
+        ["analyze", "{clip}"],
+        ["analyze", "{photo}"],
+    ],
+    ids=["monitor", "calibrate", "analyze-video", "analyze-photo"],
+)
+def test_a_bad_configured_model_names_its_file_and_line(
+    command: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every driver points a bad `monitor.model` at the config line to fix, before any work."""
+    import cv2
+
+    from posture.cli import main
+
+    photo = tmp_path / "p.png"
+    cv2.imwrite(str(photo), np.zeros((48, 64, 3), np.uint8))
+    clip = write_clip([np.zeros((48, 64, 3), np.uint8)] * 3, tmp_path / "c.avi", 10.0)
+    config = tmp_path / "config.toml"
+    config.write_text('# mine\n[monitor]\nprofile = "desk"\nmodel = "gone.task"\n', "utf-8")
+    argv = [a.format(clip=clip, photo=photo) for a in command] + ["--config", str(config)]
+    assert main(argv) != 0
+    err = capsys.readouterr().err
+    assert f"gone.task does not exist (given with monitor.model at {config}:4;" in err
+    assert "Traceback" not in err

@@ -193,7 +193,7 @@ def test_model_by_name_checks_that_model(
     config.write_text(f'[monitor]\nmodel = "{tmp_path / "gone.task"}"\n', encoding="utf-8")
     _, checks = _doctor(capsys, *args[:-2], "--config", str(config))
     assert "gone.task does not exist (given with monitor.model" in checks["model"]["detail"]
-    assert checks["model"]["fix"].startswith("correct monitor.model in the config")
+    assert checks["model"]["fix"].startswith(f"correct monitor.model at {config}:2,")
 
 
 def test_profile_from_another_model_gets_the_model_fix(

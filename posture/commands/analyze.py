@@ -75,9 +75,12 @@ def run_photos(args: argparse.Namespace) -> int:
     from posture.progress import stderr_progress
 
     images = collect_images(args.paths)
-    settings = load_settings(args.config).settings
+    loaded = load_settings(args.config)
+    settings = loaded.settings
     choice = choose_profile(args.profile, settings, required=bool(args.profile))
-    model = resolve_model(args.model, settings.monitor.model)
+    model = resolve_model(
+        args.model, settings.monitor.model, configured_at=loaded.sources.get("monitor.model", "")
+    )
     frames: list[dict[str, Any]] = []
     failed = 0
     with PhotoAnalyzer(model, settings, choice) as analyzer:

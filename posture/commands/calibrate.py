@@ -201,7 +201,8 @@ def calibrate(args: argparse.Namespace, store: Any) -> int:
     from posture.core.calibration import fit_baseline, fit_glance, make_profile, with_glance
     from posture.pipeline import FrameAnalyzer
 
-    settings = load_settings(args.config).settings
+    loaded = load_settings(args.config)
+    settings = loaded.settings
     cfg = settings.calibration
     name = validate_name(args.profile or settings.monitor.profile)
     seconds = args.seconds if args.seconds is not None else cfg.duration_s
@@ -209,7 +210,9 @@ def calibrate(args: argparse.Namespace, store: Any) -> int:
     if not 1.0 <= seconds <= 300.0:
         raise CalibrationError(f"--seconds {seconds:g} is out of range; use 1 to 300 (default 10)")
     spec = str(args.source or settings.monitor.source)
-    model = resolve_model(args.model, settings.monitor.model)
+    model = resolve_model(
+        args.model, settings.monitor.model, configured_at=loaded.sources.get("monitor.model", "")
+    )
     err = sys.stderr
 
     def say(text: str, end: str = "\n") -> None:

@@ -25,11 +25,14 @@ import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from posture.commands import add_model_option
 from posture.core.config import Settings
 from posture.core.errors import PostureError
+
+if TYPE_CHECKING:
+    from posture.adapters.settings import LoadedSettings
 
 log = logging.getLogger(__name__)
 
@@ -72,13 +75,16 @@ def run(args: argparse.Namespace) -> int:
 
 def diagnose(args: argparse.Namespace) -> list[Check]:
     """All checks, each isolated: one failing never stops the others."""
-    settings, config_check = _check_config(args.config)
+    loaded, config_check = _check_config(args.config)
+    settings = loaded.settings
     checks = [config_check]
     model_sha: str | None = None
 
     def model() -> Check:
         nonlocal model_sha
-        check, model_sha = _check_model(args.model, settings.monitor.model)
+        check, model_sha = _check_model(
+            args.model, settings.monitor.model, loaded.sources.get("monitor.model", "")
+        )
         return check
 
     steps: list[Callable[[], Check]] = [model]
@@ -104,27 +110,28 @@ def diagnose(args: argparse.Namespace) -> list[Check]:
 # -- the checks -------------------------------------------------------------------------------
 
 
-def _check_config(path: Path | None) -> tuple[Settings, Check]:
-    from posture.adapters.settings import config_path, load_settings
+def _check_config(path: Path | None) -> tuple[LoadedSettings, Check]:
+    """Load the settings with each key's source (defaults when the file is broken); check them."""
+    from posture.adapters.settings import LoadedSettings, config_path, load_settings
     from posture.core.errors import ConfigError
 
     try:
         loaded = load_settings(path)
     except ConfigError as exc:
         where = path or config_path()
-        return Settings(), Check(
-            "config",
-            "fail",
-            str(exc),
+        fix = (
             f"edit {where} (see `posture config show` for every setting), "
-            "or delete it to start from the defaults",
+            "or delete it to start from the defaults"
         )
+        return LoadedSettings(Settings(), where, True, {}), Check("config", "fail", str(exc), fix)
     if not loaded.file_exists:
-        return loaded.settings, Check("config", "ok", f"defaults ({loaded.path} not created yet)")
-    return loaded.settings, Check("config", "ok", f"{loaded.path} is valid")
+        return loaded, Check("config", "ok", f"defaults ({loaded.path} not created yet)")
+    return loaded, Check("config", "ok", f"{loaded.path} is valid")
 
 
-def _check_model(value: str | None, configured: str) -> tuple[Check, str | None]:
+def _check_model(
+    value: str | None, configured: str, configured_at: str = ""
+) -> tuple[Check, str | None]:
     from posture.adapters import models
     from posture.adapters.pose import MediaPipePose
     from posture.app import model_request
@@ -132,7 +139,7 @@ def _check_model(value: str | None, configured: str) -> tuple[Check, str | None]
 
     refetch = "run `posture models fetch`"
     try:
-        explicit, name, given = model_request(value, configured)
+        explicit, name, given = model_request(value, configured, configured_at=configured_at)
         if given != "--model":  # a bad file in the config is mended there, not by fetching
             refetch = f"correct {given}"
         if explicit is not None:
