@@ -50,7 +50,7 @@ def analyze_video(
     choice = choose_profile(profile_name, settings, required=bool(profile_name))
     judge = LazyJudge(settings.judge, choice, model_sha256)
     source = VideoFileSource(path)
-    session = PostureSession(judge=judge, store=store, composer=composer_for(choice))  # type: ignore[arg-type]
+    session = PostureSession(judge=judge, store=store, composer=composer_for(choice))
     if store is not None:
         store.start_session(
             wall_start or datetime.now(UTC),

@@ -75,7 +75,7 @@ def build_monitor(
         judge = LazyJudge(settings.judge, choice, model.sha256)
         notifier = build_notifier(("console",) if args.no_notify else settings.notify.backends)
         # keep_events=False: the monitor needs no event list, and hours of them would pile up
-        session = PostureSession(  # type: ignore[arg-type]
+        session = PostureSession(
             judge=judge,
             store=store,
             notifier=notifier,

@@ -13,17 +13,33 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from posture.adapters.notify import Notifier
 from posture.adapters.store import HistoryStore
 from posture.core.errors import StoreError
 from posture.core.events import BreakDue, Escalation, Event, Nudge, Verdict
-from posture.core.judge import Judge, Observation
+from posture.core.judge import Observation
 from posture.core.messages import Alert, AlertComposer
 from posture.pipeline import Analysis
 
 log = logging.getLogger(__name__)
+
+
+class JudgePort(Protocol):
+    """What a session needs of its judge: the core `Judge`, or the app's `LazyJudge` around it."""
+
+    def feed(self, obs: Observation) -> tuple[Verdict, list[Event]]:
+        """Judge one observation."""
+        ...
+
+    def snooze(self, until_s: float) -> None:
+        """Hold alerts until stream time `until_s`."""
+        ...
+
+    def resume(self) -> None:
+        """Lift a snooze."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +58,7 @@ class SentAlert:
 class PostureSession:
     """Judge + alerts + history for one stream. `wall_at(t_s)` dates each frame for the store."""
 
-    judge: Judge
+    judge: JudgePort
     store: HistoryStore | None = None
     notifier: Notifier | None = None
     composer: AlertComposer = field(default_factory=AlertComposer)
