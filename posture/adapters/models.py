@@ -388,8 +388,11 @@ def add_tflite_metadata(model: bytes, *, name: str, mean: float, std: float) -> 
     """
     import flatbuffers
     import numpy as np
-    from mediapipe.tasks.metadata import metadata_schema_py_generated as meta
-    from mediapipe.tasks.metadata import schema_py_generated as tfl
+
+    from posture.adapters import mediapipe_modules
+
+    meta = mediapipe_modules.load("mediapipe.tasks.metadata.metadata_schema_py_generated")
+    tfl = mediapipe_modules.load("mediapipe.tasks.metadata.schema_py_generated")
 
     m = tfl.ModelT.InitFromObj(tfl.Model.GetRootAsModel(model, 0))
     graph = m.subgraphs[0]

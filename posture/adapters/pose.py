@@ -18,7 +18,7 @@ from typing import Any, Literal, Protocol
 
 import numpy as np
 
-from posture.adapters import native_logs
+from posture.adapters import mediapipe_modules, native_logs
 from posture.adapters.opencv import opencv
 from posture.core.errors import FrameError, ModelError
 from posture.core.landmarks import N_LANDMARKS, PoseFrame
@@ -27,6 +27,7 @@ from posture.core.quality import check_frame
 log = logging.getLogger(__name__)
 
 Mode = Literal["image", "video"]
+_VISION = "mediapipe.tasks.python.vision"
 ColorOrder = Literal["bgr", "rgb"]
 
 
@@ -93,21 +94,22 @@ class MediaPipePose:
         self.retries = 0
         """How often a lost track was re-detected on the same frame (VIDEO mode)."""
         with native_logs.silenced():
-            import mediapipe as mp
-            from mediapipe.tasks.python import BaseOptions, vision
-
-            self._mp = mp
-            running = vision.RunningMode.VIDEO if mode == "video" else vision.RunningMode.IMAGE
-            options = vision.PoseLandmarkerOptions(
-                base_options=BaseOptions(model_asset_path=str(path)),
-                running_mode=running,
+            # only the modules the pose task needs, not `import mediapipe`'s whole tree
+            landmarker = mediapipe_modules.load(f"{_VISION}.pose_landmarker")
+            base = mediapipe_modules.load("mediapipe.tasks.python.core.base_options")
+            modes = mediapipe_modules.load(f"{_VISION}.core.vision_task_running_mode")
+            self._image = mediapipe_modules.load(f"{_VISION}.core.image")
+            running = modes.VisionTaskRunningMode
+            options = landmarker.PoseLandmarkerOptions(
+                base_options=base.BaseOptions(model_asset_path=str(path)),
+                running_mode=running.VIDEO if mode == "video" else running.IMAGE,
                 num_poses=1,
                 min_pose_detection_confidence=min_detection_confidence,
                 min_pose_presence_confidence=min_presence_confidence,
                 min_tracking_confidence=min_tracking_confidence,
             )
             try:
-                self._landmarker: Any = vision.PoseLandmarker.create_from_options(options)
+                self._landmarker: Any = landmarker.PoseLandmarker.create_from_options(options)
             except (RuntimeError, ValueError, OSError) as exc:
                 raise ModelError(f"MediaPipe could not load the pose model {path}: {exc}") from exc
             warm = np.zeros((64, 64, 3), dtype=np.uint8)
@@ -139,8 +141,7 @@ class MediaPipePose:
         return ms
 
     def _run(self, rgb: np.ndarray, t_s: float) -> Any:
-        mp = self._mp
-        image = mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb)
+        image = self._image.Image(image_format=self._image.ImageFormat.SRGB, data=rgb)
         if self.mode == "video":
             return self._landmarker.detect_for_video(image, self._next_ms(t_s))
         return self._landmarker.detect(image)
