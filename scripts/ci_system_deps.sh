@@ -7,6 +7,8 @@
 #   libnotify-bin  `notify-send`, one of the notifier backends under test
 #   libdbus-1-dev, libglib2.0-dev, pkg-config, gcc
 #                  to build dbus-python (test extra), plyer's only safe Linux notification path
+#   libportaudio2  what a desktop has: sounddevice (a mediapipe dependency) starts PortAudio when
+#                  imported, and tests/test_mediapipe_modules.py shows the pose backend never does
 # The lead appends chromium and ffmpeg to PACKAGES.
 set -euo pipefail
 
@@ -25,6 +27,7 @@ PACKAGES=(
   fonts-dejavu-core
   imagemagick
   x11-apps
+  libportaudio2
 )
 
 missing=()

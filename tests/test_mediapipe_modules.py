@@ -6,11 +6,15 @@ process imported mediapipe long ago.
 
 from __future__ import annotations
 
+import ctypes.util
 import json
+import os
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -26,6 +30,9 @@ with MediaPipePose({model!r}, mode="image") as pose:
     frame = pose.detect(data.astronaut(), color="rgb")
 tops = ("mediapipe", "matplotlib", "sounddevice")
 loaded = sorted(m for m in sys.modules if m.split(".")[0] in tops)
+with open("/proc/self/maps") as f:
+    audio_libs = sorted({{line.split("/")[-1].split(".so")[0] for line in f
+                         if "libportaudio" in line or "libasound" in line}})
 import mediapipe as mp
 from mediapipe.tasks.python import vision
 namespaces = {{  # dir(), as code exploring the package would
@@ -34,6 +41,7 @@ namespaces = {{  # dir(), as code exploring the package would
 }}
 print(json.dumps({{
     "loaded": loaded,
+    "audio_libs": audio_libs,
     "landmarks": frame.image_xyz.tolist(),
     "namespaces": namespaces,
     "version": mp.__version__,
@@ -90,3 +98,16 @@ def test_an_unexpected_layout_falls_back_to_the_whole_import(model_path: Path) -
     assert "mediapipe.tasks.python.vision.hand_landmarker" in moved["loaded"]
     assert len(moved["landmarks"]) == 33
     assert moved["tasks_is"] == "mediapipe.tasks.python" and moved["same_class"] is True
+
+
+def test_the_pose_backend_never_starts_portaudio(model_path: Path) -> None:
+    """Where PortAudio is installed (any desktop), `import mediapipe` loads it and ALSA through
+    sounddevice; a webcam posture monitor must not touch the audio stack."""
+    if ctypes.util.find_library("portaudio") is None:
+        if os.environ.get("CI"):
+            pytest.fail("libportaudio2 is missing: scripts/ci_system_deps.sh installs it on CI")
+        pytest.skip("PortAudio is not installed here (apt-get install libportaudio2)")
+    whole = _probe(model_path, before="import mediapipe  # the ordinary, whole import first")
+    assert "sounddevice" in whole["loaded"] and "libportaudio" in whole["audio_libs"]
+    lean = _probe(model_path)
+    assert lean["audio_libs"] == [] and "sounddevice" not in lean["loaded"]
