@@ -149,7 +149,12 @@ class Monitor:
 
         for sig in (signal.SIGTERM, signal.SIGINT):
             old[sig] = signal.signal(sig, handler)
-        return lambda: [signal.signal(s, h) for s, h in old.items()] and None
+
+        def restore() -> None:
+            for sig, previous in old.items():
+                signal.signal(sig, previous)
+
+        return restore
 
     def stop(self, reason: str) -> None:
         """Ask the loop to end after the current turn."""
@@ -250,8 +255,8 @@ class Monitor:
         a = self._last_analysis
         if a is None:
             return math.nan
-        v = a.metrics.get("cva_deg", math.nan)
-        return v if not math.isnan(v) else a.metrics.get("neck_angle_deg", math.nan)
+        v = float(a.metrics.get("cva_deg", math.nan))
+        return v if not math.isnan(v) else float(a.metrics.get("neck_angle_deg", math.nan))
 
     _last_analysis: Any = None
     _deadline: float | None = None  # monotonic time when `max_seconds` runs out

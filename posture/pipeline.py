@@ -79,7 +79,7 @@ class FrameAnalyzer:
         self, frame: PoseFrame, *, issue: str = "", mean_luma: float = math.nan
     ) -> Analysis:
         """Metrics and smoothing for an already detected PoseFrame (replays use this directly)."""
-        if not frame.person:
+        if frame.image_xyz is None:  # no person
             return self._empty(frame.t_s, frame, issue, mean_luma)
         m = geometry.frame_metrics(frame)
         x = m.table[:, 0]

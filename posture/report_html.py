@@ -59,11 +59,12 @@ def _style(ax: Any) -> None:
 def _local_hours(t_unix: np.ndarray, day_start_unix: float, tz: tzinfo) -> np.ndarray:
     """Hours since local midnight of the report day (DST-aware)."""
     t = np.asarray(t_unix, dtype=np.float64)
-    return (
+    hours: np.ndarray = (
         t
         + local_offsets_s(t, tz)
         - (day_start_unix + local_offsets_s(np.array([day_start_unix]), tz)[0])
     ) / 3600.0
+    return hours
 
 
 def chart_timeline(s: Summary, tz: tzinfo) -> Any:

@@ -283,7 +283,8 @@ def noisy(image: np.ndarray, t_s: float, *, amplitude: int = 3, variants: int = 
     """
     rng = np.random.default_rng(int(round(t_s * 10)) % variants)
     noise = rng.integers(-amplitude, amplitude + 1, size=image.shape, dtype=np.int16)
-    return np.clip(image.astype(np.int16) + noise, 0, 255).astype(np.uint8)
+    out: np.ndarray = np.clip(image.astype(np.int16) + noise, 0, 255).astype(np.uint8)
+    return out
 
 
 def sensor_noise(image: np.ndarray, sd: float, rng: np.random.Generator) -> np.ndarray:
@@ -435,7 +436,10 @@ class ReplayCamera:
         if i >= len(self._jpeg):
             return None
         self.decoded += 1
-        image = cv2.imdecode(np.frombuffer(self._jpeg[i], np.uint8), cv2.IMREAD_COLOR)
+        jpeg = np.frombuffer(self._jpeg[i], np.uint8)
+        image: np.ndarray | None = cv2.imdecode(jpeg, cv2.IMREAD_COLOR)
+        if image is None:  # cannot happen: we encoded these frames ourselves
+            raise SourceError(f"frame {i} of the replayed clip does not decode")
         return Frame(t_s=now, image=image, index=i)
 
     def reopen(self) -> None:

@@ -221,7 +221,7 @@ def read_image(path: Path) -> np.ndarray:
     data = np.fromfile(str(path), dtype=np.uint8)
     if data.size == 0:
         raise SourceError(f"{path} is empty (0 bytes)")
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    image: np.ndarray | None = cv2.imdecode(data, cv2.IMREAD_COLOR)
     if image is None:
         raise SourceError(f"{path} is not an image OpenCV can decode (wrong extension or corrupt)")
     return image

@@ -148,7 +148,7 @@ def _session_bus_reachable() -> bool:
     if os.environ.get("DBUS_SESSION_BUS_ADDRESS"):
         return True
     runtime = os.environ.get("XDG_RUNTIME_DIR")
-    return bool(runtime) and Path(runtime, "bus").exists()
+    return bool(runtime) and Path(runtime or "", "bus").exists()
 
 
 class PlyerNotifier:

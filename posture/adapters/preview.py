@@ -83,15 +83,15 @@ def draw_overlay(
     band = out[h - line_h * 2 - 8 :, :]
     band[:] = (band * 0.35).astype(np.uint8)
     rows = [parts[0], "  ".join(parts[1:])]
-    for i, text in enumerate(rows):
-        y = h - line_h * (2 - i) + int(line_h * 0.55)
+    for row, text in enumerate(rows):
+        y = h - line_h * (2 - row) + int(line_h * 0.55)
         cv2.putText(
             out,
             text,
             (10, y),
             cv2.FONT_HERSHEY_SIMPLEX,
             scale,
-            colour if i == 0 else (255, 255, 255),
+            colour if row == 0 else (255, 255, 255),
             max(1, thick),
             cv2.LINE_AA,
         )

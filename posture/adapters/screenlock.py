@@ -99,20 +99,22 @@ class LogindLockProbe:
         try:
             proc = self._runner(self.argv())
         except (OSError, subprocess.SubprocessError) as exc:
-            return self._disable(f"{self.executable} could not run: {exc}")
+            self._disable(f"{self.executable} could not run: {exc}")
+            return None
         if proc.returncode != 0:
             detail = (proc.stderr or proc.stdout or "").strip().splitlines()
-            return self._disable(detail[-1] if detail else f"exit code {proc.returncode}")
+            self._disable(detail[-1] if detail else f"exit code {proc.returncode}")
+            return None
         state = parse_locked_hint(proc.stdout)
         if state is None:
-            return self._disable(f"unexpected answer {proc.stdout.strip()[:80]!r}")
+            self._disable(f"unexpected answer {proc.stdout.strip()[:80]!r}")
+            return None
         return state
 
     def _disable(self, why: str) -> None:
         # Best effort: without logind the monitor just keeps the camera while the screen is locked.
         self.disabled_reason = why
         log.info("screen lock detection off (%s): %s", self.description, why)
-        return None
 
 
 class NoLockProbe:

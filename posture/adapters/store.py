@@ -380,7 +380,7 @@ class HistoryStore:
     def close(self) -> None:
         """Flush what is buffered and close the connection (the session stays open)."""
         with self._lock:
-            if self._conn is None:  # type: ignore[comparison-overlap]
+            if self._conn is None:
                 return
             if not self.readonly:
                 self.flush()
@@ -545,16 +545,18 @@ class HistoryStore:
                 self._pending_breaks.clear()
                 return self._open_break
             if isinstance(event, Returned):
-                row = self._open_break
-                if row is not None:
-                    self._conn.execute("UPDATE breaks SET end_unix = ? WHERE id = ?", (wall, row))
+                open_break = self._open_break
+                if open_break is not None:
+                    self._conn.execute(
+                        "UPDATE breaks SET end_unix = ? WHERE id = ?", (wall, open_break)
+                    )
                 else:
-                    row = self._insert(
+                    open_break = self._insert(
                         "INSERT INTO breaks (session_id, start_unix, end_unix) VALUES (?, ?, ?)",
                         (sid, wall - event.away_s, wall),
                     )
                 self._open_break = None
-                return row
+                return open_break
         return None
 
     def record_alert(

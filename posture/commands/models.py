@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 from posture.adapters import models
 from posture.progress import stderr_progress
@@ -57,7 +58,7 @@ def _fetch(args: argparse.Namespace) -> int:
 
 def _list(args: argparse.Namespace) -> int:
     manifest = models.load_manifest()
-    rows = []
+    rows: list[dict[str, Any]] = []
     for spec in manifest.models.values():
         status = models.verify_cached(spec)
         rows.append(
