@@ -34,4 +34,5 @@ if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ]; then
   echo "$WANT" > "$STAMP"
 fi
 
-"$VENV/bin/posture" models fetch >&2
+# The model the monitor will load (monitor.model in the config, else full); the tests ask for full.
+"$VENV/bin/posture" models fetch ${POSTURE_SETUP_MODEL:-} >&2

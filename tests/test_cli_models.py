@@ -55,3 +55,38 @@ def test_verify_flags_a_flipped_byte_and_fetch_repairs_it(
 def test_unknown_model_name(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["models", "fetch", "giant"]) == 1
     assert "unknown model 'giant'; known models: lite, full, heavy" in capsys.readouterr().err
+
+
+def test_without_a_name_fetch_and_path_mean_the_configured_model(
+    cache: Path,
+    provisioned_lite: models.ResolvedModel,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`monitor.model` is what the monitor loads, so it is what `fetch` and `path` provision and
+    locate when no name is given (scripts/run's set-up calls `posture models fetch`)."""
+    shutil.copy(provisioned_lite.path, cache / provisioned_lite.path.name)
+    config = tmp_path / "config.toml"
+    config.write_text('[monitor]\nmodel = "lite"\n', encoding="utf-8")
+    lite = str(cache / "pose_landmarker_lite_offline.task")
+    assert main(["models", "path", "--no-fetch", "--config", str(config)]) == 0
+    assert capsys.readouterr().out.strip() == lite
+    assert main(["models", "fetch", "--offline", "--config", str(config)]) == 0
+    assert capsys.readouterr().out.startswith(f"pose_landmarker_lite: {lite} (cache")
+    # a name on the command line still wins
+    assert main(["models", "path", "full", "--no-fetch", "--config", str(config)]) == 0
+    assert capsys.readouterr().out.strip() == str(cache / "pose_landmarker_full_offline.task")
+    # a file of one's own: located and checked, nothing fetched; --force cannot apply to it
+    config.write_text(f'[monitor]\nmodel = "{lite}"\n', encoding="utf-8")
+    assert main(["models", "path", "--config", str(config)]) == 0
+    assert capsys.readouterr().out.strip() == lite
+    assert main(["models", "fetch", "--config", str(config)]) == 0
+    assert f"monitor.model at {config}:2 names {lite}: nothing to fetch" in capsys.readouterr().out
+    assert main(["models", "fetch", "--force", "--config", str(config)]) == 1
+    assert "names a file" in capsys.readouterr().err
+    assert Path(lite).is_file()  # --force removed nothing
+    # a file that is not there is reported against the config line
+    config.write_text('[monitor]\nmodel = "gone.task"\n', encoding="utf-8")
+    assert main(["models", "path", "--config", str(config)]) == 1
+    err = capsys.readouterr().err
+    assert f"gone.task does not exist (given with monitor.model at {config}:2;" in err

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from posture.adapters import models
+from posture.core.errors import ModelError
 from posture.progress import stderr_progress
 
 
@@ -17,10 +18,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     msub = p.add_subparsers(dest="models_command", metavar="ACTION", required=True)
 
     f = msub.add_parser("fetch", help="provision a model (cache, download, or offline build)")
-    f.add_argument("name", nargs="?", default=None, help="full (default), lite or heavy")
+    f.add_argument(
+        "name", nargs="?", default=None, help="full, lite or heavy (default: monitor.model or full)"
+    )
     f.add_argument("--force", action="store_true", help="remove cached copies first")
     f.add_argument("--offline", action="store_true", help="never try the download")
     f.add_argument("--from-file", type=Path, help="a hand-downloaded .task to verify and cache")
+    f.add_argument("--config", type=Path, help="settings file (default: user config dir)")
     f.set_defaults(func=_fetch)
 
     ls = msub.add_parser("list", help="known models and their cache status")
@@ -34,14 +38,47 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     pa = msub.add_parser(
         "path", help="print the path of the verified model (provisioning it if needed)"
     )
-    pa.add_argument("name", nargs="?", default=None)
+    pa.add_argument("name", nargs="?", default=None, help="default: monitor.model, or full")
     pa.add_argument("--no-fetch", action="store_true", help="fail instead of provisioning")
+    pa.add_argument("--config", type=Path, help="settings file (default: user config dir)")
     pa.set_defaults(func=_path)
+
+
+def _wanted(
+    args: argparse.Namespace, manifest: models.Manifest
+) -> tuple[Path | None, str | None, str]:
+    """Say which model is meant: the name given, else `monitor.model` in the config, else full.
+
+    The monitor, calibrate and autostart load the configured model, so provisioning or locating
+    anything else would leave them without theirs. Returns (file, model name, where it was set).
+    """
+    if args.name:
+        return None, args.name, "the command line"
+    from posture.adapters.settings import load_settings
+    from posture.app import model_request
+
+    loaded = load_settings(args.config)
+    return model_request(
+        None,
+        loaded.settings.monitor.model,
+        manifest,
+        configured_at=loaded.sources.get("monitor.model", ""),
+    )
 
 
 def _fetch(args: argparse.Namespace) -> int:
     manifest = models.load_manifest()
-    spec = manifest.get(args.name)
+    path, name, given = _wanted(args, manifest)
+    if path is not None:  # the config names a file of its own: nothing to fetch, only to check
+        if args.force or args.from_file:
+            raise ModelError(
+                f"{given} names a file ({path}), not a model to fetch; "
+                "give a model name (posture models fetch full --force)"
+            )
+        resolved = models.resolve(explicit=path, manifest=manifest, given=given)
+        print(f"{given} names {resolved.path}: nothing to fetch (sha256 {resolved.sha256[:16]}...)")
+        return 0
+    spec = manifest.get(name)
     if args.force:
         for p in models.remove_cached(spec):
             print(f"removed {p}")
@@ -98,8 +135,13 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _path(args: argparse.Namespace) -> int:
+    manifest = models.load_manifest()
+    path, name, given = _wanted(args, manifest)
     resolved = models.resolve(
-        args.name,
+        name,
+        explicit=path,
+        given=given,
+        manifest=manifest,
         allow_download=not args.no_fetch,
         allow_build=not args.no_fetch,
         progress=stderr_progress(),
