@@ -1,7 +1,6 @@
 """The pose backend imports only the mediapipe modules it uses (posture.adapters.mediapipe_modules).
 
-Each check runs in a fresh interpreter: what is imported is process-wide state, and the test
-process imported mediapipe long ago.
+Each check runs in a fresh interpreter: what is imported is process-wide state.
 """
 
 from __future__ import annotations
@@ -18,10 +17,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# Loads the model, finds the astronaut's landmarks, and reports what was imported; then imports
-# mediapipe the usual way and reports its namespaces. `before` runs first.
+# Loads the model, finds the astronaut's landmarks and reports what was imported; then uses
+# mediapipe the usual ways, first touches first (`mp.tasks.vision...` before anything completes
+# the package), and reports its namespaces. `before` runs first.
 _PROBE = """
-import json, sys
+import json, os, sys
 import numpy as np
 {before}
 from skimage import data
@@ -30,10 +30,17 @@ with MediaPipePose({model!r}, mode="image") as pose:
     frame = pose.detect(data.astronaut(), color="rgb")
 tops = ("mediapipe", "matplotlib", "sounddevice")
 loaded = sorted(m for m in sys.modules if m.split(".")[0] in tops)
-with open("/proc/self/maps") as f:
-    audio_libs = sorted({{line.split("/")[-1].split(".so")[0] for line in f
-                         if "libportaudio" in line or "libasound" in line}})
+audio_libs = []
+if os.path.exists("/proc/self/maps"):
+    with open("/proc/self/maps") as f:
+        audio_libs = sorted({{line.split("/")[-1].split(".so")[0] for line in f
+                             if "libportaudio" in line or "libasound" in line}})
 import mediapipe as mp
+first_touch = [
+    mp.tasks.vision.PoseLandmarker.__qualname__,
+    mp.tasks.BaseOptions.__qualname__,
+    mp.Image.__qualname__,
+]
 from mediapipe.tasks.python import vision
 namespaces = {{  # dir(), as code exploring the package would
     name: [k for k in dir(sys.modules[name]) if not k.startswith("__")]
@@ -43,12 +50,12 @@ print(json.dumps({{
     "loaded": loaded,
     "audio_libs": audio_libs,
     "landmarks": frame.image_xyz.tolist(),
+    "first_touch": first_touch,
     "namespaces": namespaces,
     "version": mp.__version__,
     "tasks_is": mp.tasks.__name__,
     "same_class": vision.PoseLandmarker is sys.modules[
         "mediapipe.tasks.python.vision.pose_landmarker"].PoseLandmarker,
-    "image_works": mp.Image(mp.ImageFormat.SRGB, np.zeros((4, 4, 3), np.uint8)).width,
 }}))
 """
 
@@ -82,22 +89,67 @@ def test_the_pose_backend_leaves_the_rest_of_mediapipe_unimported(model_path: Pa
     assert lean["landmarks"] == whole["landmarks"] and len(lean["landmarks"]) == 33
     # and mediapipe imported afterwards is the whole package, as if imported first
     assert lean["namespaces"] == whole["namespaces"]
-    for key in ("version", "tasks_is", "same_class", "image_works"):
+    assert lean["first_touch"] == whole["first_touch"] == ["PoseLandmarker", "BaseOptions", "Image"]
+    for key in ("version", "tasks_is", "same_class"):
         assert lean[key] == whole[key], key
     assert lean["tasks_is"] == "mediapipe.tasks.python" and lean["same_class"] is True
 
 
-def test_an_unexpected_layout_falls_back_to_the_whole_import(model_path: Path) -> None:
-    """A parent package that is not where it is expected (another mediapipe release): the
-    ordinary import is used, and no half-made parent is left behind."""
-    before = (
-        "import posture.adapters.mediapipe_modules as mm\n"
-        "mm.PARENTS = mm.PARENTS + ('mediapipe.tasks.python.vision.nowhere',)"
-    )
-    moved = _probe(model_path, before=before)
-    assert "mediapipe.tasks.python.vision.hand_landmarker" in moved["loaded"]
-    assert len(moved["landmarks"]) == 33
-    assert moved["tasks_is"] == "mediapipe.tasks.python" and moved["same_class"] is True
+@pytest.mark.parametrize(
+    "moved",
+    [
+        "mm.PARENTS = mm.PARENTS + ('mediapipe.tasks.python.vision.nowhere',)",
+        "mm.POSE_MODULES['image'] = 'mediapipe.tasks.python.vision.core.nowhere'",
+    ],
+    ids=["a-parent", "a-pose-module"],
+)
+def test_an_unexpected_layout_falls_back_to_the_whole_import(moved: str, model_path: Path) -> None:
+    """A package or module that is not where it is expected (another mediapipe release): the
+    ordinary import or the public API is used, and no half-made parent is left behind."""
+    reference = _probe(model_path, before="import mediapipe")
+    result = _probe(model_path, before=f"import posture.adapters.mediapipe_modules as mm\n{moved}")
+    assert "mediapipe.tasks.python.vision.hand_landmarker" in result["loaded"]
+    assert result["landmarks"] == reference["landmarks"]
+    assert result["namespaces"] == reference["namespaces"]
+    assert result["tasks_is"] == "mediapipe.tasks.python" and result["same_class"] is True
+
+
+def test_two_threads_completing_the_package_at_once() -> None:
+    """A thread that finds an attribute missing while another completes the package waits for
+    it, instead of failing half-way."""
+    code = """
+        import sys, threading
+        sys.setswitchinterval(1e-6)
+        from posture.adapters import mediapipe_modules as mm
+        mm.load("mediapipe.tasks.python.vision.pose_landmarker")
+        import mediapipe as mp
+        from mediapipe.tasks.python import vision
+        errors, go = [], threading.Barrier(3)
+        def use(get):
+            go.wait()
+            try:
+                get()
+            except Exception as exc:
+                errors.append(repr(exc))
+        gets = [lambda: mp.Image, lambda: vision.HandLandmarker, lambda: mp.tasks.BaseOptions]
+        threads = [threading.Thread(target=use, args=(g,)) for g in gets]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        print(errors)
+        """
+    for _ in range(3):
+        done = subprocess.run(
+            [sys.executable, "-c", textwrap.dedent(code)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert done.stdout.strip().splitlines()[-1] == "[]"
 
 
 def test_the_pose_backend_never_starts_portaudio(model_path: Path) -> None:

@@ -27,7 +27,6 @@ from posture.core.quality import check_frame
 log = logging.getLogger(__name__)
 
 Mode = Literal["image", "video"]
-_VISION = "mediapipe.tasks.python.vision"
 ColorOrder = Literal["bgr", "rgb"]
 
 
@@ -99,13 +98,10 @@ class MediaPipePose:
         """How often a lost track was re-detected on the same frame (VIDEO mode)."""
         with native_logs.silenced():
             # only the modules the pose task needs, not `import mediapipe`'s whole tree
-            landmarker = mediapipe_modules.load(f"{_VISION}.pose_landmarker")
-            base = mediapipe_modules.load("mediapipe.tasks.python.core.base_options")
-            modes = mediapipe_modules.load(f"{_VISION}.core.vision_task_running_mode")
-            self._image = mediapipe_modules.load(f"{_VISION}.core.image")
-            running = modes.VisionTaskRunningMode
-            options = landmarker.PoseLandmarkerOptions(
-                base_options=base.BaseOptions(model_asset_path=str(path)),
+            self._api = api = mediapipe_modules.pose_api()
+            running = api.RunningMode
+            options = api.PoseLandmarkerOptions(
+                base_options=api.BaseOptions(model_asset_path=str(path)),
                 running_mode=running.VIDEO if mode == "video" else running.IMAGE,
                 num_poses=1,
                 min_pose_detection_confidence=min_detection_confidence,
@@ -113,7 +109,7 @@ class MediaPipePose:
                 min_tracking_confidence=min_tracking_confidence,
             )
             try:
-                self._landmarker: Any = landmarker.PoseLandmarker.create_from_options(options)
+                self._landmarker: Any = api.PoseLandmarker.create_from_options(options)
             except (RuntimeError, ValueError, OSError) as exc:
                 raise ModelError(f"MediaPipe could not load the pose model {path}: {exc}") from exc
             warm = np.zeros((64, 64, 3), dtype=np.uint8)
@@ -145,7 +141,7 @@ class MediaPipePose:
         return ms
 
     def _run(self, rgb: np.ndarray, t_s: float) -> Any:
-        image = self._image.Image(image_format=self._image.ImageFormat.SRGB, data=rgb)
+        image = self._api.Image(image_format=self._api.ImageFormat.SRGB, data=rgb)
         if self.mode == "video":
             return self._landmarker.detect_for_video(image, self._next_ms(t_s))
         return self._landmarker.detect(image)
