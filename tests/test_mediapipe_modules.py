@@ -163,3 +163,106 @@ def test_the_pose_backend_never_starts_portaudio(model_path: Path) -> None:
     assert "sounddevice" in whole["loaded"] and "libportaudio" in whole["audio_libs"]
     lean = _probe(model_path)
     assert lean["audio_libs"] == [] and "sounddevice" not in lean["loaded"]
+
+
+def _lean_then(code: str, *, timeout: float = 120) -> str:
+    """Run `code` in a fresh interpreter after the pose backend's lean load; its last line."""
+    prefix = "from posture.adapters import mediapipe_modules as mm\nmm.pose_api()\n"
+    done = subprocess.run(
+        [sys.executable, "-c", prefix + textwrap.dedent(code)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        # a submodule imported the ordinary way, whose own imports reach into the pending parent
+        (
+            "import mediapipe.tasks.python.vision.drawing_styles as d\nprint(d.__name__)",
+            "mediapipe.tasks.python.vision.drawing_styles",
+        ),
+        (
+            "from mediapipe.tasks.python.vision import hand_landmarker as h\n"
+            "print(h.HandLandmarker.__name__)",
+            "HandLandmarker",
+        ),
+        # the package mediapipe's __init__ replaces, held before and used after completion
+        (
+            "from mediapipe import tasks\n"
+            "print(tasks.BaseOptions.__name__, tasks.vision.__name__, tasks.audio.__name__)",
+            "BaseOptions mediapipe.tasks.python.vision mediapipe.tasks.python.audio",
+        ),
+        (
+            "from mediapipe.tasks.python.vision import *\nprint(PoseLandmarker.__name__)",
+            "PoseLandmarker",
+        ),
+        (
+            "from mediapipe.tasks.python import audio\nprint(audio.AudioClassifier.__name__)",
+            "AudioClassifier",
+        ),
+    ],
+    ids=["import-submodule", "from-import-submodule", "held-tasks", "star", "audio"],
+)
+def test_ordinary_mediapipe_use_after_the_lean_load(code: str, expected: str) -> None:
+    assert _lean_then(code) == expected
+
+
+def test_a_thread_importing_a_submodule_while_another_completes_does_not_deadlock() -> None:
+    out = _lean_then(
+        """
+        import faulthandler, threading, time
+        import mediapipe as mp
+        def worker():  # inside drawing_utils' import (matplotlib) while the main thread completes
+            import mediapipe.tasks.python.vision.drawing_utils
+        t = threading.Thread(target=worker, daemon=True)
+        t.start()
+        time.sleep(0.05)
+        faulthandler.dump_traceback_later(30, exit=True)
+        mp.Image
+        t.join()
+        faulthandler.cancel_dump_traceback_later()
+        print("no deadlock")
+        """,
+        timeout=90,
+    )
+    assert out == "no deadlock"
+
+
+def test_a_plain_import_racing_the_lean_load_leaves_a_working_package() -> None:
+    code = """
+        import sys, threading
+        from posture.adapters import mediapipe_modules as mm
+        go, out = threading.Barrier(2), {}
+        def lean():
+            go.wait()
+            mm.pose_api()
+        def plain():
+            go.wait()
+            import mediapipe
+        threads = [threading.Thread(target=lean), threading.Thread(target=plain)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        import mediapipe as mp
+        print(mp.Image.__name__, mp.tasks.vision.PoseLandmarker.__name__, mp.tasks.__name__)
+        """
+    for _ in range(3):
+        done = subprocess.run(
+            [sys.executable, "-c", textwrap.dedent(code)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        last = done.stdout.strip().splitlines()[-1]
+        assert last == "Image PoseLandmarker mediapipe.tasks.python"

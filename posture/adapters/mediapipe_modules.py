@@ -68,6 +68,12 @@ class _Deferred(types.ModuleType):
         # Only called for missing attributes. Probes for optional dunders (`__wrapped__`, ...)
         # must not pull in the whole package; `__all__` and `__version__` are the package's own.
         if not (name.startswith("__") and name not in _COMPLETING_DUNDERS):
+            busy = self in _pending or _completer is not None
+            if busy and _completer != threading.get_ident() and _is_submodule(self, name):
+                # `from pkg import sub` inside some module's import, or `pkg.sub`: import that
+                # one submodule as the import system would (under its own locks, with their
+                # deadlock detection), not pkg's whole __init__ from inside a child's import.
+                return importlib.import_module(f"{self.__name__}.{name}")
             if self in _pending or _completer not in (None, threading.get_ident()):
                 # Pending, or another thread is completing the package: wait for it. (A probe
                 # from the completing thread itself, from inside an __init__, is simply a miss.)
@@ -90,6 +96,13 @@ class _Deferred(types.ModuleType):
         return list(types.ModuleType.__dir__(self))
 
 
+def _is_submodule(module: types.ModuleType, name: str) -> bool:
+    try:
+        return importlib.util.find_spec(f"{module.__name__}.{name}") is not None
+    except (ImportError, ValueError):
+        return False
+
+
 def complete() -> None:
     """Run every pending parent's real `__init__` now, innermost first.
 
@@ -102,6 +115,7 @@ def complete() -> None:
         if not _pending or _completer is not None:
             return  # nothing to run, or this thread is already running it (re-entered)
         _completer = threading.get_ident()
+        done: list[types.ModuleType] = []
         try:
             while _pending:
                 module = max(_pending, key=lambda m: m.__name__.count("."))
@@ -111,15 +125,42 @@ def complete() -> None:
                     continue
                 spec.loader.exec_module(module)  # on failure it stays pending: the next use retries
                 _pending.remove(module)
-                module.__class__ = types.ModuleType
+                done.append(module)
         finally:
             _completer = None
+        for module in done:
+            # plain modules again, except one its parent no longer binds (`mediapipe.tasks`):
+            # its holders keep being served from the replacement
+            parent, _, child = module.__name__.rpartition(".")
+            if not parent or getattr(sys.modules.get(parent), child, None) is module:
+                module.__class__ = types.ModuleType
 
 
 def _defer_parents() -> None:
-    """Put the unrun parent packages in `sys.modules`, unless mediapipe is imported already."""
+    """Put the unrun parent packages in `sys.modules`, unless mediapipe is imported already.
+
+    Under the import system's own lock on `mediapipe`, so that a plain `import mediapipe` in
+    another thread either finishes first (and is seen here) or waits for the deferred parents.
+    That lock manager is private to importlib: without it, this runs unguarded.
+    """
+    try:
+        from importlib._bootstrap import (  # type: ignore[attr-defined]
+            _ModuleLockManager as import_lock,
+        )
+    except ImportError:
+        import_lock = None
+    if import_lock is None:
+        _defer_parents_unguarded()
+        return
+    with import_lock(PARENTS[0]):
+        _defer_parents_unguarded()
+
+
+def _defer_parents_unguarded() -> None:
     if PARENTS[0] in sys.modules:
         return  # imported already (whole, or deferred by an earlier call)
+    if importlib.util.find_spec(PARENTS[0]) is None:
+        return  # not installed: the import that follows says so
     made: list[types.ModuleType] = []
     try:
         for name in PARENTS:
@@ -174,6 +215,8 @@ def pose_api() -> PoseApi:
             ImageFormat=image.ImageFormat,
         )
     except (ImportError, AttributeError) as exc:
+        if isinstance(exc, ModuleNotFoundError) and exc.name == PARENTS[0]:
+            raise  # mediapipe is not installed at all
         log.warning("mediapipe's pose modules are not where expected (%s): importing it all", exc)
     import mediapipe as mp
     from mediapipe.tasks.python import BaseOptions, vision
