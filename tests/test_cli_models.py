@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -90,3 +92,65 @@ def test_without_a_name_fetch_and_path_mean_the_configured_model(
     assert main(["models", "path", "--config", str(config)]) == 1
     err = capsys.readouterr().err
     assert f"gone.task does not exist (given with monitor.model at {config}:2;" in err
+
+
+def test_a_hand_downloaded_file_is_cached_as_the_model_it_is(
+    cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`fetch --from-file` without a name goes by the file's digest, not by monitor.model."""
+    src = tmp_path / "downloaded.task"
+    shutil.move(cache / "pose_landmarker_full_offline.task", src)
+    config = tmp_path / "config.toml"
+    config.write_text('[monitor]\nmodel = "lite"\n', encoding="utf-8")
+    assert main(["models", "fetch", "--from-file", str(src), "--config", str(config)]) == 0
+    assert capsys.readouterr().out.strip().endswith("pose_landmarker_full_offline.task")
+    assert (cache / "pose_landmarker_full_offline.task").read_bytes() == src.read_bytes()
+    junk = tmp_path / "junk.task"
+    junk.write_bytes(b"not a model")
+    assert main(["models", "fetch", "--from-file", str(junk), "--config", str(config)]) == 1
+    assert "junk.task" in capsys.readouterr().err
+
+
+def test_run_set_up_survives_a_config_it_cannot_serve(
+    provisioned_model: models.ResolvedModel, tmp_path: Path
+) -> None:
+    """scripts/run's set-up provisions the configured model, but a config it cannot serve (a
+    broken file, a model file that is gone) must not stop scripts/run, which may be given its
+    own --config or --model: the monitor provisions on first use and reports its own problems."""
+    root = Path(__file__).resolve().parents[1]
+    home = tmp_path / "home"
+    config = home / ".config" / "posture" / "config.toml"
+    config.parent.mkdir(parents=True)
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(home),
+        "XDG_CONFIG_HOME": str(home / ".config"),
+        "XDG_CACHE_HOME": str(home / ".cache"),
+        "XDG_DATA_HOME": str(home / ".local" / "share"),
+        "POSTURE_MODEL_DIR": str(provisioned_model.path.parent),
+        "POSTURE_EXTRAS": "test",  # the extras this venv was installed with: no reinstall
+    }
+    for text in ("[monitor\n", '[monitor]\nmodel = "/nowhere/gone.task"\n'):
+        config.write_text(text, encoding="utf-8")
+        done = subprocess.run(
+            ["bash", "-c", f"source {root}/scripts/_setup.sh && echo SET-UP-DONE"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert "SET-UP-DONE" in done.stdout
+        assert "set-up did not provision the configured model" in done.stderr
+    # and the tests' own set-up still insists on its model
+    env["POSTURE_SETUP_MODEL"] = "giant"
+    done = subprocess.run(
+        ["bash", "-c", f"source {root}/scripts/_setup.sh && echo SET-UP-DONE"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode != 0 and "unknown model 'giant'" in done.stderr

@@ -68,9 +68,12 @@ def _wanted(
 
 def _fetch(args: argparse.Namespace) -> int:
     manifest = models.load_manifest()
+    if args.from_file and not args.name:
+        # a hand-downloaded file is cached as the model it is, whatever the config chose
+        args.name = _pinned_model(args.from_file, manifest)
     path, name, given = _wanted(args, manifest)
     if path is not None:  # the config names a file of its own: nothing to fetch, only to check
-        if args.force or args.from_file:
+        if args.force:
             raise ModelError(
                 f"{given} names a file ({path}), not a model to fetch; "
                 "give a model name (posture models fetch full --force)"
@@ -91,6 +94,16 @@ def _fetch(args: argparse.Namespace) -> int:
     )
     print(f"{resolved.name}: {resolved.path} ({resolved.origin}, sha256 {resolved.sha256[:16]}...)")
     return 0
+
+
+def _pinned_model(src: Path, manifest: models.Manifest) -> str:
+    """Name the model whose pinned digests include `src`'s; else the default, which refuses it."""
+    if src.is_file():
+        digest = models.sha256_file(src)
+        for spec in manifest.models.values():
+            if digest in models.pinned_digests(spec).values():
+                return spec.short
+    return manifest.get(None).short
 
 
 def _list(args: argparse.Namespace) -> int:
