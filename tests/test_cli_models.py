@@ -130,9 +130,9 @@ def test_run_set_up_survives_a_config_it_cannot_serve(
         "POSTURE_MODEL_DIR": str(provisioned_model.path.parent),
         "POSTURE_EXTRAS": "test",  # the extras this venv was installed with: no reinstall
     }
-    for text in ("[monitor\n", '[monitor]\nmodel = "/nowhere/gone.task"\n'):
-        config.write_text(text, encoding="utf-8")
-        done = subprocess.run(
+
+    def set_up() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
             ["bash", "-c", f"source {root}/scripts/_setup.sh && echo SET-UP-DONE"],
             env=env,
             capture_output=True,
@@ -140,17 +140,14 @@ def test_run_set_up_survives_a_config_it_cannot_serve(
             timeout=300,
             check=False,
         )
+
+    for text in ("[monitor\n", '[monitor]\nmodel = "/nowhere/gone.task"\n'):
+        config.write_text(text, encoding="utf-8")
+        done = set_up()
         assert done.returncode == 0, done.stderr[-2000:]
         assert "SET-UP-DONE" in done.stdout
         assert "set-up did not provision the configured model" in done.stderr
     # and the tests' own set-up still insists on its model
     env["POSTURE_SETUP_MODEL"] = "giant"
-    done = subprocess.run(
-        ["bash", "-c", f"source {root}/scripts/_setup.sh && echo SET-UP-DONE"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    done = set_up()
     assert done.returncode != 0 and "unknown model 'giant'" in done.stderr

@@ -60,18 +60,24 @@ print(json.dumps({{
 """
 
 
-def _probe(model: Path, before: str = "") -> dict:  # type: ignore[type-arg]
-    code = textwrap.dedent(_PROBE).format(before=before, model=str(model))
+def _python(code: str, timeout: float = 180) -> str:
+    """Run `code` (dedented) in a fresh interpreter; the last line it printed."""
     done = subprocess.run(
-        [sys.executable, "-c", code],
+        [sys.executable, "-c", textwrap.dedent(code)],
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=180,
+        timeout=timeout,
         check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    result: dict = json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[type-arg]
+    return done.stdout.strip().splitlines()[-1]
+
+
+def _probe(model: Path, before: str = "") -> dict:  # type: ignore[type-arg]
+    result: dict = json.loads(  # type: ignore[type-arg]
+        _python(textwrap.dedent(_PROBE).format(before=before, model=str(model)))
+    )
     return result
 
 
@@ -140,16 +146,7 @@ def test_two_threads_completing_the_package_at_once() -> None:
         print(errors)
         """
     for _ in range(3):
-        done = subprocess.run(
-            [sys.executable, "-c", textwrap.dedent(code)],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        assert done.returncode == 0, done.stderr[-3000:]
-        assert done.stdout.strip().splitlines()[-1] == "[]"
+        assert _python(code) == "[]"
 
 
 def test_the_pose_backend_never_starts_portaudio(model_path: Path) -> None:
@@ -168,16 +165,7 @@ def test_the_pose_backend_never_starts_portaudio(model_path: Path) -> None:
 def _lean_then(code: str, *, timeout: float = 120) -> str:
     """Run `code` in a fresh interpreter after the pose backend's lean load; its last line."""
     prefix = "from posture.adapters import mediapipe_modules as mm\nmm.pose_api()\n"
-    done = subprocess.run(
-        [sys.executable, "-c", prefix + textwrap.dedent(code)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return done.stdout.strip().splitlines()[-1]
+    return _python(prefix + textwrap.dedent(code), timeout)
 
 
 @pytest.mark.parametrize(
@@ -255,14 +243,4 @@ def test_a_plain_import_racing_the_lean_load_leaves_a_working_package() -> None:
         print(mp.Image.__name__, mp.tasks.vision.PoseLandmarker.__name__, mp.tasks.__name__)
         """
     for _ in range(3):
-        done = subprocess.run(
-            [sys.executable, "-c", textwrap.dedent(code)],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        assert done.returncode == 0, done.stderr[-3000:]
-        last = done.stdout.strip().splitlines()[-1]
-        assert last == "Image PoseLandmarker mediapipe.tasks.python"
+        assert _python(code) == "Image PoseLandmarker mediapipe.tasks.python"
