@@ -61,7 +61,8 @@ _completer: int | None = None
 class _Deferred(types.ModuleType):
     """A package module whose `__init__` runs the first time an attribute it lacks is asked for.
 
-    Back to a plain module once it has run.
+    Back to a plain module once it has run, unless its parent rebinds its name (then it keeps
+    serving its holders from the replacement).
     """
 
     def __getattr__(self, name: str) -> Any:
