@@ -151,9 +151,7 @@ def run_video(args: argparse.Namespace, path: Path) -> int:
 
     loaded = load_settings(args.config)
     settings = loaded.settings
-    model = resolve_model(
-        args.model, settings.monitor.model, configured_at=loaded.sources.get("monitor.model", "")
-    )
+    model = resolve_model(args.model, loaded)
     store = None
     tmp: tempfile.TemporaryDirectory[str] | None = None
     if not args.no_store:

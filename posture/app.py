@@ -16,7 +16,7 @@ import numpy as np
 from posture.adapters import models
 from posture.adapters.pose import MediaPipePose
 from posture.adapters.profiles import current_metric_version, load_default_profile
-from posture.adapters.settings import DEFAULT_SOURCE
+from posture.adapters.settings import DEFAULT_SOURCE, LoadedSettings
 from posture.core.calibration import Profile, check_profile, view_family
 from posture.core.config import JudgeConfig, Settings
 from posture.core.errors import ProfileError
@@ -29,40 +29,31 @@ from posture.progress import stderr_progress
 log = logging.getLogger(__name__)
 
 
-def model_setting_place(configured_at: str = "") -> str:
-    """Name where `monitor.model` was set: "monitor.model at FILE:LINE" when a file set it."""
-    if configured_at and configured_at != DEFAULT_SOURCE:
-        return f"monitor.model at {configured_at}"
-    return "monitor.model in the config"
-
-
 def model_request(
-    explicit: str | None,
-    configured: str,
-    manifest: models.Manifest | None = None,
-    *,
-    configured_at: str = "",
+    explicit: str | None, loaded: LoadedSettings | None, manifest: models.Manifest | None = None
 ) -> tuple[Path | None, str | None, str]:
     """Say which model was asked for: (file, model name, where it was given).
 
-    `explicit` is the `--model` value and `configured` the `monitor.model` setting, each a
-    `.task` file or a model name such as `lite`; `--model` wins, and neither means the default.
-    `configured_at` is the setting's source ("FILE:LINE"), so an error points at the line to fix.
+    `explicit` is the `--model` value, else `monitor.model` in `loaded` counts; each is a `.task`
+    file or a model name such as `lite`, and neither means the default. Where it was given names
+    the config line ("monitor.model at FILE:LINE"), so an error points at what to fix.
     """
     if explicit and explicit.strip():
         value, given = explicit.strip(), "--model"
     else:
-        value, given = configured.strip(), model_setting_place(configured_at)
+        value = loaded.settings.monitor.model.strip() if loaded else ""
+        at = loaded.sources.get("monitor.model", DEFAULT_SOURCE) if loaded else DEFAULT_SOURCE
+        given = "monitor.model in the config" if at == DEFAULT_SOURCE else f"monitor.model at {at}"
     path, name = models.split_model_arg(value or None, manifest)
     return path, name, given
 
 
 def resolve_model(
-    explicit: str | None = None, configured: str = "", *, configured_at: str = ""
+    explicit: str | None = None, loaded: LoadedSettings | None = None
 ) -> models.ResolvedModel:
     """Return the verified model to load (provisioning it on first use, with a progress bar)."""
     manifest = models.load_manifest()
-    path, name, given = model_request(explicit, configured, manifest, configured_at=configured_at)
+    path, name, given = model_request(explicit, loaded, manifest)
     return models.resolve(
         name, explicit=path, manifest=manifest, progress=stderr_progress(), given=given
     )

@@ -14,6 +14,7 @@ from posture.adapters.control import ControlServer
 from posture.adapters.notify import build_notifier
 from posture.adapters.pose import MediaPipePose
 from posture.adapters.screenlock import LockProbe
+from posture.adapters.settings import LoadedSettings
 from posture.adapters.store import HistoryStore
 from posture.app import (
     LazyJudge,
@@ -23,7 +24,6 @@ from posture.app import (
     uncalibrated_notice,
 )
 from posture.clock import Clock, SystemClock
-from posture.core.config import Settings
 from posture.core.errors import ControlError
 from posture.core.rate import AdaptiveRate, RateConfig
 from posture.monitor import Monitor, StatusLine
@@ -34,19 +34,14 @@ log = logging.getLogger(__name__)
 
 
 def build_monitor(
-    args: argparse.Namespace,
-    settings: Settings,
-    *,
-    clock: Clock | None = None,
-    model_configured_at: str = "",
+    args: argparse.Namespace, loaded: LoadedSettings, *, clock: Clock | None = None
 ) -> tuple[Monitor, Callable[[], None]]:
     """Everything `posture monitor` runs; returns the monitor and a cleanup function.
-
-    `model_configured_at` is where `monitor.model` was set ("FILE:LINE"), for its errors.
 
     Fatal problems (no model, unusable history directory, bad profile) raise here, before any
     camera is opened, so they surface at start and not an hour later.
     """
+    settings = loaded.settings
     clock = clock or SystemClock()
     cleanups: list[Callable[[], None]] = []
 
@@ -56,7 +51,7 @@ def build_monitor(
                 fn()
 
     try:
-        model = resolve_model(args.model, settings.monitor.model, configured_at=model_configured_at)
+        model = resolve_model(args.model, loaded)
         choice = choose_profile(args.profile, settings, required=bool(args.profile))
         if not choice.calibrated:
             print(f"posture: {uncalibrated_notice(model.name)}", file=sys.stderr)

@@ -109,6 +109,11 @@ def test_a_hand_downloaded_file_is_cached_as_the_model_it_is(
     junk.write_bytes(b"not a model")
     assert main(["models", "fetch", "--from-file", str(junk), "--config", str(config)]) == 1
     assert "junk.task" in capsys.readouterr().err
+    # nor does a config that names a file of its own take the hand-downloaded file's place
+    config.write_text(f'[monitor]\nmodel = "{src}"\n', encoding="utf-8")
+    assert main(["models", "fetch", "--from-file", str(junk), "--config", str(config)]) == 1
+    captured = capsys.readouterr()
+    assert "junk.task" in captured.err and "nothing to fetch" not in captured.out
 
 
 def test_run_set_up_survives_a_config_it_cannot_serve(

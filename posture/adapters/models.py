@@ -603,6 +603,11 @@ def split_model_arg(
     return Path(value), None
 
 
+def pinned_model(digest: str, manifest: Manifest) -> ModelSpec | None:
+    """Find the model one of whose pinned files has this sha256 (None: no model pins it)."""
+    return next((s for s in manifest.models.values() if digest in pinned_digests(s).values()), None)
+
+
 def fetch_hint(spec: ModelSpec) -> str:
     """How to get `spec` into the cache: `posture models fetch`, or by hand if no way is known."""
     if spec.sha256 or spec.offline:
@@ -656,12 +661,12 @@ def resolve(
             )
         check_bundle(path)
         digest = sha256_file(path)
-        known = {d: s.name for s in manifest.models.values() for d in pinned_digests(s).values()}
-        if digest not in known:
+        pinned = pinned_model(digest, manifest)
+        if pinned is None:
             log.info(
                 "model %s is not one the manifest pins (sha256 %s); using it as given", path, digest
             )
-        return ResolvedModel(path, known.get(digest, path.stem), digest, "explicit")
+        return ResolvedModel(path, pinned.name if pinned else path.stem, digest, "explicit")
 
     spec = manifest.get(name)
     directory = directory or cache_dir()

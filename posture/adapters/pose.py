@@ -51,20 +51,18 @@ def to_rgb(image: np.ndarray, color: ColorOrder = "bgr") -> np.ndarray:
     if image.ndim == 3 and image.shape[2] == 1:
         image = image[:, :, 0]
     cv2 = opencv()
-    rgb: np.ndarray
     if image.ndim == 2:
-        rgb = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
-        return rgb
-    if image.shape[2] == 4:
+        code = cv2.COLOR_GRAY2RGB
+    elif image.shape[2] == 4:
         code = cv2.COLOR_BGRA2RGB if color == "bgr" else cv2.COLOR_RGBA2RGB
-        rgb = cv2.cvtColor(image, code)
-        return rgb
-    if color == "bgr":
-        rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-        return rgb
-    if color == "rgb":
+    elif color == "bgr":
+        code = cv2.COLOR_BGR2RGB
+    elif color == "rgb":
         return np.ascontiguousarray(image)
-    raise FrameError(f"unknown colour order {color!r}; use 'bgr' or 'rgb'")
+    else:
+        raise FrameError(f"unknown colour order {color!r}; use 'bgr' or 'rgb'")
+    rgb: np.ndarray = cv2.cvtColor(image, code)
+    return rgb
 
 
 class MediaPipePose:

@@ -78,9 +78,7 @@ def run_photos(args: argparse.Namespace) -> int:
     loaded = load_settings(args.config)
     settings = loaded.settings
     choice = choose_profile(args.profile, settings, required=bool(args.profile))
-    model = resolve_model(
-        args.model, settings.monitor.model, configured_at=loaded.sources.get("monitor.model", "")
-    )
+    model = resolve_model(args.model, loaded)
     frames: list[dict[str, Any]] = []
     failed = 0
     with PhotoAnalyzer(model, settings, choice) as analyzer:

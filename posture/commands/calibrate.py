@@ -210,9 +210,7 @@ def calibrate(args: argparse.Namespace, store: Any) -> int:
     if not 1.0 <= seconds <= 300.0:
         raise CalibrationError(f"--seconds {seconds:g} is out of range; use 1 to 300 (default 10)")
     spec = str(args.source or settings.monitor.source)
-    model = resolve_model(
-        args.model, settings.monitor.model, configured_at=loaded.sources.get("monitor.model", "")
-    )
+    model = resolve_model(args.model, loaded)
     err = sys.stderr
 
     def say(text: str, end: str = "\n") -> None:

@@ -82,9 +82,7 @@ def diagnose(args: argparse.Namespace) -> list[Check]:
 
     def model() -> Check:
         nonlocal model_sha
-        check, model_sha = _check_model(
-            args.model, settings.monitor.model, loaded.sources.get("monitor.model", "")
-        )
+        check, model_sha = _check_model(args.model, loaded)
         return check
 
     steps: list[Callable[[], Check]] = [model]
@@ -129,9 +127,7 @@ def _check_config(path: Path | None) -> tuple[LoadedSettings, Check]:
     return loaded, Check("config", "ok", f"{loaded.path} is valid")
 
 
-def _check_model(
-    value: str | None, configured: str, configured_at: str = ""
-) -> tuple[Check, str | None]:
+def _check_model(value: str | None, loaded: LoadedSettings) -> tuple[Check, str | None]:
     from posture.adapters import models
     from posture.adapters.pose import MediaPipePose
     from posture.app import model_request
@@ -139,7 +135,7 @@ def _check_model(
 
     refetch = "run `posture models fetch`"
     try:
-        explicit, name, given = model_request(value, configured, configured_at=configured_at)
+        explicit, name, given = model_request(value, loaded)
         if given != "--model":  # a bad file in the config is mended there, not by fetching
             refetch = f"correct {given}"
         if explicit is not None:

@@ -45,33 +45,31 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def _wanted(
-    args: argparse.Namespace, manifest: models.Manifest
+    name: str | None, config: Path | None, manifest: models.Manifest
 ) -> tuple[Path | None, str | None, str]:
     """Say which model is meant: the name given, else `monitor.model` in the config, else full.
 
     The monitor, calibrate and autostart load the configured model, so provisioning or locating
     anything else would leave them without theirs. Returns (file, model name, where it was set).
     """
-    if args.name:
-        return None, args.name, "the command line"
+    if name:
+        return None, name, "the command line"
     from posture.adapters.settings import load_settings
     from posture.app import model_request
 
-    loaded = load_settings(args.config)
-    return model_request(
-        None,
-        loaded.settings.monitor.model,
-        manifest,
-        configured_at=loaded.sources.get("monitor.model", ""),
-    )
+    return model_request(None, load_settings(config), manifest)
 
 
 def _fetch(args: argparse.Namespace) -> int:
     manifest = models.load_manifest()
-    if args.from_file and not args.name:
-        # a hand-downloaded file is cached as the model it is, whatever the config chose
-        args.name = _pinned_model(args.from_file, manifest)
-    path, name, given = _wanted(args, manifest)
+    name = args.name
+    if args.from_file and not name:
+        # a hand-downloaded file is cached as the model it is, whatever the config chose; a file
+        # no model pins is checked against the default, which refuses it
+        src = args.from_file
+        pinned = models.pinned_model(models.sha256_file(src), manifest) if src.is_file() else None
+        name = (pinned or manifest.get(None)).short
+    path, name, given = _wanted(name, args.config, manifest)
     if path is not None:  # the config names a file of its own: nothing to fetch, only to check
         if args.force:
             raise ModelError(
@@ -94,16 +92,6 @@ def _fetch(args: argparse.Namespace) -> int:
     )
     print(f"{resolved.name}: {resolved.path} ({resolved.origin}, sha256 {resolved.sha256[:16]}...)")
     return 0
-
-
-def _pinned_model(src: Path, manifest: models.Manifest) -> str:
-    """Name the model whose pinned digests include `src`'s; else the default, which refuses it."""
-    if src.is_file():
-        digest = models.sha256_file(src)
-        for spec in manifest.models.values():
-            if digest in models.pinned_digests(spec).values():
-                return spec.short
-    return manifest.get(None).short
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -149,7 +137,7 @@ def _verify(args: argparse.Namespace) -> int:
 
 def _path(args: argparse.Namespace) -> int:
     manifest = models.load_manifest()
-    path, name, given = _wanted(args, manifest)
+    path, name, given = _wanted(args.name, args.config, manifest)
     resolved = models.resolve(
         name,
         explicit=path,

@@ -59,9 +59,7 @@ def run(args: argparse.Namespace) -> int:
         if created is not None:
             print(f"posture: wrote a commented settings file to {created}", file=sys.stderr)
     loaded = load_settings(args.config)
-    monitor, cleanup = build_monitor(
-        args, loaded.settings, model_configured_at=loaded.sources.get("monitor.model", "")
-    )
+    monitor, cleanup = build_monitor(args, loaded)
     try:
         result = monitor.run()
     finally:
