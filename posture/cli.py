@@ -72,16 +72,23 @@ class Terminated(KeyboardInterrupt):
 def _terminate_as_interrupt() -> None:
     """SIGTERM unwinds like Ctrl-C, so every command's `finally` closes its history and files.
 
-    The monitor installs its own handlers (a clean stop after the current frame) on top.
+    Both wait for a native call under way to end (`posture.interrupts`). The monitor installs
+    its own handlers (a clean stop after the current frame) on top.
     """
     import signal
     import threading
 
-    def handler(signum: int, _frame: object) -> None:
-        raise Terminated
+    from posture import interrupts
+
+    def on_term(signum: int, _frame: object) -> None:
+        interrupts.interrupt(Terminated())
+
+    def on_int(signum: int, _frame: object) -> None:
+        interrupts.interrupt(KeyboardInterrupt())
 
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, handler)
+        signal.signal(signal.SIGTERM, on_term)
+        signal.signal(signal.SIGINT, on_int)
 
 
 def _interruption(exc: BaseException) -> KeyboardInterrupt | None:

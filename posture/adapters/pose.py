@@ -18,6 +18,7 @@ from typing import Any, Literal, Protocol
 
 import numpy as np
 
+from posture import interrupts
 from posture.adapters import mediapipe_modules, native_logs
 from posture.adapters.opencv import opencv
 from posture.core.errors import FrameError, ModelError
@@ -139,10 +140,13 @@ class MediaPipePose:
         return ms
 
     def _run(self, rgb: np.ndarray, t_s: float) -> Any:
-        image = self._api.Image(image_format=self._api.ImageFormat.SRGB, data=rgb)
-        if self.mode == "video":
-            return self._landmarker.detect_for_video(image, self._next_ms(t_s))
-        return self._landmarker.detect(image)
+        # a Ctrl-C / SIGTERM waits for the call to end: cut short inside MediaPipe's Python
+        # layer it leaves half-built objects that print tracebacks on the way out
+        with interrupts.held():
+            image = self._api.Image(image_format=self._api.ImageFormat.SRGB, data=rgb)
+            if self.mode == "video":
+                return self._landmarker.detect_for_video(image, self._next_ms(t_s))
+            return self._landmarker.detect(image)
 
     def detect(self, image: np.ndarray, t_s: float = 0.0, color: ColorOrder = "bgr") -> PoseFrame:
         """Landmarks of the most prominent person in `image`, or an empty PoseFrame."""
