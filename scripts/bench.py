@@ -18,6 +18,9 @@ ratios measured within one run):
   from JPEG frames, decoding only the analysed ones, as an MJPEG webcam is read);
 - resident memory at start and after 10,000 frames through analyser, judge and store;
 - geometry microseconds per frame, batch and single;
+- `segmentation_head`: what dropping the landmark network's segmentation head buys
+  (`posture.adapters.model_pruning`): VIDEO-mode inference per frame with and without it, taking
+  turns on the same frames, and whether the landmarks stay bit-identical;
 - `lite`: the pipeline comparison again with our side on the lite model (`--model lite`) and
   the naive baseline still on full: what the cheaper, less accurate model buys (not a goal).
 
@@ -457,7 +460,8 @@ def bench_pipeline(
     with contextlib.ExitStack() as stack:
         for mod, name, stage in in_place:
             stack.enter_context(mock.patch.object(mod, name, t.wrap(stage, getattr(mod, name))))
-        p3 = pose_mod.MediaPipePose(naive_model, mode="image")
+        # the naive program runs the model file as it is, segmentation head and all
+        p3 = pose_mod.MediaPipePose(naive_model, mode="image", lean=False)
         cap = cv2.VideoCapture(str(clip))
         while k < n:
             cv2.setNumThreads(OPENCV_THREADS)  # what posture.adapters.opencv sets for our process
@@ -512,7 +516,7 @@ def bench_pipeline(
     again = []
     again_px = []
     if base_images:
-        with pose_mod.MediaPipePose(naive_model, mode="image") as p4:
+        with pose_mod.MediaPipePose(naive_model, mode="image", lean=False) as p4:
             for im in base_images:
                 f4 = p4.detect(sensor_noise(im, 1.0, rng))
                 again.append(_cva(f4))
@@ -558,6 +562,54 @@ def bench_pipeline(
         "landmark_naive_self_agreement_median_px": _median(_px_apart(again_px, base_px)),
         "cva_mean_ours_deg": float(np.mean(a[both])) if diff.size else math.nan,
         "cva_mean_naive_deg": float(np.mean(b[both])) if diff.size else math.nan,
+    }
+
+
+def bench_segmentation_head(model: Path, clip: Path, n: int) -> dict[str, float]:
+    """VIDEO-mode inference per frame with the segmentation head dropped and without, in turns.
+
+    Both instances see the same decoded frames, 50 at a time, so a change of load hits both;
+    `identical_share` is the share of frames whose landmarks are bit-identical (should be 1).
+    """
+    from posture.adapters.camera import VideoFileSource
+    from posture.adapters.pose import MediaPipePose
+
+    source = VideoFileSource(clip)
+    frames = []
+    while len(frames) < n and (frame := source.read()) is not None:
+        frames.append(frame)
+    source.close()
+    cpu = {True: 0.0, False: 0.0}
+    found: dict[bool, list[Any]] = {True: [], False: []}
+    with (
+        MediaPipePose(model, mode="video") as lean,
+        MediaPipePose(model, mode="video", lean=False) as stock,
+    ):
+        pruned = lean.pruned
+        for c0 in range(0, len(frames), PIPELINE_CHUNK):
+            for key, pose in ((True, lean), (False, stock)):
+                t0 = time.process_time()
+                for f in frames[c0 : c0 + PIPELINE_CHUNK]:
+                    found[key].append(pose.detect(f.image, f.t_s))
+                cpu[key] += time.process_time() - t0
+    same = [
+        (a.image_xyz is None and b.image_xyz is None)
+        or (
+            a.image_xyz is not None
+            and b.image_xyz is not None
+            and np.array_equal(a.image_xyz, b.image_xyz)
+            and np.array_equal(a.world_xyz, b.world_xyz)
+        )
+        for a, b in zip(found[True], found[False], strict=True)
+    ]
+    k = max(len(frames), 1)
+    return {
+        "lean_ms": cpu[True] / k * 1e3,
+        "stock_ms": cpu[False] / k * 1e3,
+        "lean_vs_stock": cpu[True] / max(cpu[False], 1e-9),
+        "ops_kept": float(pruned.ops_after if pruned else math.nan),
+        "ops_in_model": float(pruned.ops_before if pruned else math.nan),
+        "identical_share": float(np.mean(same)) if same else math.nan,
     }
 
 
@@ -839,6 +891,7 @@ def run_pipeline_bench(model: Path, quick: bool, lite: Path | None = None) -> di
         pipe["stage_ms"]["decode_skipped_frame"] = out.pop("grab_only_ms")
         pipe["stage_ms"]["decode_file_read"] = out.pop("decode_ms")
         out.update(pipe)
+        out["segmentation_head"] = bench_segmentation_head(model, clip, n_pipe)
         if lite is not None:
             out["lite"] = bench_lite(lite, model, clip, n_pipe, tmp, pipe["stage_ms"]["inference"])
         out.update(bench_analyze(model, clip, tmp))

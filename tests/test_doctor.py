@@ -75,6 +75,7 @@ def test_all_good_with_a_test_notification(
     }
     assert "320 x 320" in checks["camera"]["detail"]
     assert "verified" in checks["model"]["detail"]
+    assert "runs without its segmentation head (286 of 332 operators)" in checks["model"]["detail"]
     assert "'desk' (side_right view)" in checks["profile"]["detail"]
     [seen] = dunst.notifications(since=mark)
     assert seen.summary == "posture doctor" and "nudges will reach you" in seen.body

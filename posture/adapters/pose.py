@@ -8,6 +8,10 @@ Modes: IMAGE for independent photos, VIDEO for streams (tracking between frames:
 cost per frame). VIDEO mode demands strictly increasing integer-millisecond timestamps; sources
 that repeat or go back in time (looping files, clock steps) would crash it, so the adapter keeps its
 own strictly increasing clock and maps each frame's time onto it.
+
+The model: the landmark network's segmentation head, about 30 % of its CPU, is dropped in memory
+before MediaPipe loads the bundle (`posture.adapters.model_pruning`; the landmarks are
+bit-identical). `lean=False` loads the file exactly as it is.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from typing import Any, Literal, Protocol
 import numpy as np
 
 from posture import interrupts
-from posture.adapters import mediapipe_modules, native_logs
+from posture.adapters import mediapipe_modules, model_pruning, native_logs
 from posture.adapters.opencv import opencv
 from posture.core.errors import FrameError, ModelError
 from posture.core.landmarks import N_LANDMARKS, PoseFrame
@@ -81,6 +85,7 @@ class MediaPipePose:
         min_detection_confidence: float = 0.5,
         min_presence_confidence: float = 0.5,
         min_tracking_confidence: float = 0.5,
+        lean: bool = True,
     ) -> None:
         if mode not in ("image", "video"):
             raise ValueError(f"mode must be 'image' or 'video', got {mode!r}")
@@ -95,22 +100,49 @@ class MediaPipePose:
         self._tracking = False
         self.retries = 0
         """How often a lost track was re-detected on the same frame (VIDEO mode)."""
+        self.pruned: model_pruning.PrunedBundle | None = None
+        """The in-memory bundle MediaPipe runs, or None when it runs the file as it is."""
+        self.unpruned_reason = "" if lean else "lean=False"
+        """Why MediaPipe runs the file as it is, segmentation head and all ("" when pruned)."""
         with native_logs.silenced():
             # only the modules the pose task needs, not `import mediapipe`'s whole tree
             self._api = api = mediapipe_modules.pose_api()
             running = api.RunningMode
-            options = api.PoseLandmarkerOptions(
-                base_options=api.BaseOptions(model_asset_path=str(path)),
-                running_mode=running.VIDEO if mode == "video" else running.IMAGE,
-                num_poses=1,
-                min_pose_detection_confidence=min_detection_confidence,
-                min_pose_presence_confidence=min_presence_confidence,
-                min_tracking_confidence=min_tracking_confidence,
-            )
-            try:
-                self._landmarker: Any = api.PoseLandmarker.create_from_options(options)
-            except (RuntimeError, ValueError, OSError) as exc:
-                raise ModelError(f"MediaPipe could not load the pose model {path}: {exc}") from exc
+
+            def create(base_options: Any) -> Any:
+                options = api.PoseLandmarkerOptions(
+                    base_options=base_options,
+                    running_mode=running.VIDEO if mode == "video" else running.IMAGE,
+                    num_poses=1,
+                    min_pose_detection_confidence=min_detection_confidence,
+                    min_pose_presence_confidence=min_presence_confidence,
+                    min_tracking_confidence=min_tracking_confidence,
+                )
+                return api.PoseLandmarker.create_from_options(options)
+
+            self._landmarker: Any = None
+            if lean:
+                self.pruned, self.unpruned_reason = _pruned(path)
+            if self.pruned is not None:
+                try:
+                    self._landmarker = create(api.BaseOptions(model_asset_buffer=self.pruned.data))
+                except (RuntimeError, ValueError) as exc:
+                    self.pruned, self.unpruned_reason = None, f"the pruned copy did not load: {exc}"
+            if self._landmarker is None:
+                try:
+                    self._landmarker = create(api.BaseOptions(model_asset_path=str(path)))
+                except (RuntimeError, ValueError, OSError) as exc:
+                    raise ModelError(
+                        f"MediaPipe could not load the pose model {path}: {exc}"
+                    ) from exc
+                if lean:
+                    # never worse than the file itself, only dearer
+                    log.warning(
+                        "running %s with its segmentation head (about a third more CPU per "
+                        "frame): %s",
+                        path,
+                        self.unpruned_reason,
+                    )
             warm = np.zeros((64, 64, 3), dtype=np.uint8)
             self._run(warm, 0.0)
         self._t0_s = None  # keep _last_ms: the graph has seen the warm-up timestamp
@@ -172,6 +204,26 @@ class MediaPipePose:
         if not result.pose_landmarks:
             return PoseFrame.empty(t_s, (w, h))
         return _to_frame(result, t_s, (w, h))
+
+
+def _pruned(path: Path) -> tuple[model_pruning.PrunedBundle | None, str]:
+    """Return the bundle at `path` without its segmentation head, or None and why not."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ModelError(f"cannot read model file {path}: {exc}") from exc
+    try:
+        pruned = model_pruning.without_segmentation(data)
+    except model_pruning.NotPrunable as exc:
+        return None, str(exc)
+    log.debug(
+        "%s: dropped the %d operators that only feed the segmentation mask (%d of %d kept)",
+        path,
+        pruned.ops_dropped,
+        pruned.ops_after,
+        pruned.ops_before,
+    )
+    return pruned, ""
 
 
 def _to_frame(result: Any, t_s: float, size: tuple[int, int]) -> PoseFrame:

@@ -156,7 +156,8 @@ def _check_model(value: str | None, loaded: LoadedSettings) -> tuple[Check, str 
                 ), None
             path = ok[0]
             sha = models.pinned_digests(spec)[path.name]
-        MediaPipePose(path, mode="image").close()  # it must also load, not just hash right
+        pose = MediaPipePose(path, mode="image")  # it must also load, not just hash right
+        pose.close()
     except ModelError as exc:
         fix = f"{refetch}, or pass a good file with --model"
         return Check("model", "fail", str(exc), fix), None
@@ -164,7 +165,15 @@ def _check_model(value: str | None, loaded: LoadedSettings) -> tuple[Check, str 
         return Check(
             "model", "fail", f"{path} does not load: {exc}", f"{refetch} to provision a fresh copy"
         ), None
-    return Check("model", "ok", f"{path.name} verified (sha256 {sha[:12]}...) and loads"), sha
+    if pose.pruned is not None:
+        lean = (
+            f"; runs without its segmentation head ({pose.pruned.ops_after} of "
+            f"{pose.pruned.ops_before} operators)"
+        )
+    else:
+        lean = f"; runs with its segmentation head ({pose.unpruned_reason})"
+    detail = f"{path.name} verified (sha256 {sha[:12]}...) and loads{lean}"
+    return Check("model", "ok", detail), sha
 
 
 def _check_camera(spec: str) -> Check:
