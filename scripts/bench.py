@@ -585,7 +585,7 @@ def bench_segmentation_head(model: Path, clip: Path, n: int) -> dict[str, float]
         MediaPipePose(model, mode="video") as lean,
         MediaPipePose(model, mode="video", lean=False) as stock,
     ):
-        pruned = lean.pruned
+        pruned = lean.pruned_ops
         for c0 in range(0, len(frames), PIPELINE_CHUNK):
             for key, pose in ((True, lean), (False, stock)):
                 t0 = time.process_time()
@@ -607,8 +607,8 @@ def bench_segmentation_head(model: Path, clip: Path, n: int) -> dict[str, float]
         "lean_ms": cpu[True] / k * 1e3,
         "stock_ms": cpu[False] / k * 1e3,
         "lean_vs_stock": cpu[True] / max(cpu[False], 1e-9),
-        "ops_kept": float(pruned.ops_after if pruned else math.nan),
-        "ops_in_model": float(pruned.ops_before if pruned else math.nan),
+        "ops_kept": float(pruned[0] if pruned else math.nan),
+        "ops_in_model": float(pruned[1] if pruned else math.nan),
         "identical_share": float(np.mean(same)) if same else math.nan,
     }
 

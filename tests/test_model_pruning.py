@@ -100,8 +100,8 @@ def test_landmarks_are_bit_identical_on_photos(bundle_path: Path) -> None:
         MediaPipePose(bundle_path, mode="image") as lean,
         MediaPipePose(bundle_path, mode="image", lean=False) as stock,
     ):
-        assert lean.pruned is not None and lean.unpruned_reason == ""
-        assert stock.pruned is None and stock.unpruned_reason == "lean=False"
+        assert lean.pruned_ops is not None and lean.unpruned_reason == ""
+        assert stock.pruned_ops is None and stock.unpruned_reason == "lean=False"
         frames = [(lean.detect(p), stock.detect(p)) for p in photos]
     assert sum(a.person for a, _ in frames) >= max(1, len(photos) - 2)
     assert all(_same(a, b) for a, b in frames)
@@ -129,7 +129,7 @@ def test_an_unknown_layout_is_loaded_as_it_is(
     photo = skimage.data.astronaut()[:, :, ::-1]
     with caplog.at_level(logging.WARNING, logger="posture.adapters.pose"):
         with MediaPipePose(once, mode="image") as pose, MediaPipePose(model_path, "image") as ref:
-            assert pose.pruned is None and "output 2 has shape" in pose.unpruned_reason
+            assert pose.pruned_ops is None and "output 2 has shape" in pose.unpruned_reason
             assert _same(pose.detect(photo), ref.detect(photo))
     assert "with its segmentation head" in caplog.text and str(once) in caplog.text
 
@@ -141,7 +141,7 @@ def test_a_pruned_copy_that_fails_to_load_falls_back_to_the_file(
     monkeypatch.setattr(model_pruning, "without_segmentation", lambda data: broken)
     with caplog.at_level(logging.WARNING, logger="posture.adapters.pose"):
         with MediaPipePose(model_path, mode="image") as pose:
-            assert pose.pruned is None
+            assert pose.pruned_ops is None
             assert pose.unpruned_reason.startswith("the pruned copy did not load")
             assert pose.detect(skimage.data.astronaut()[:, :, ::-1]).person
     assert "the pruned copy did not load" in caplog.text

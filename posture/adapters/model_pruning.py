@@ -23,9 +23,13 @@ than one subgraph) raises `NotPrunable`, and the caller loads the file as it is.
 from __future__ import annotations
 
 import io
+import math
+import struct
 import zipfile
 from dataclasses import dataclass
-from typing import Any
+
+from flatbuffers import encode, packer
+from flatbuffers.table import Table
 
 LANDMARK_MEMBER = "pose_landmarks_detector.tflite"
 OUTPUTS = ("landmarks", "pose flag", "segmentation", "heatmap", "world landmarks")
@@ -78,50 +82,83 @@ def without_segmentation(bundle: bytes) -> PrunedBundle:
 
 
 def prune_landmark_network(model: bytes) -> tuple[bytes, int, int]:
-    """Return (model without its segmentation head, operators before, operators after)."""
-    import flatbuffers
+    """Return (model without its segmentation head, operators before, operators after).
 
-    from posture.adapters import mediapipe_modules
-
-    tfl = mediapipe_modules.load("mediapipe.tasks.metadata.schema_py_generated")
+    An edit in place of a copy, not a rebuild: the subgraph's operator list is shortened to the
+    kept operators and one output index changes, so the weights keep their bytes and alignment
+    (a rebuild through flatbuffers' object API also left 20-30 MB of freed Python heap behind).
+    """
     try:
-        root = tfl.Model.GetRootAsModel(model, 0)
-        m = tfl.ModelT.InitFromObj(root)
-    except Exception as exc:  # noqa: BLE001 - flatbuffers raises anything on a malformed buffer
+        if len(model) < 8 or model[4:8] != b"TFL3":
+            raise NotPrunable("not a TFLite model (no TFL3 identifier)")
+        root = Table(model, encode.Get(packer.uoffset, model, 0))
+        subgraphs = _tables(root, _MODEL_SUBGRAPHS)
+        if len(subgraphs) != 1:
+            raise NotPrunable(f"expected one subgraph, found {len(subgraphs)}")
+        graph = subgraphs[0]
+        tensors = _tables(graph, _SUBGRAPH_TENSORS)
+        shapes = [tuple(_ints(t, _TENSOR_SHAPE)) for t in tensors]
+        operators = [
+            (_ints(op, _OPERATOR_INPUTS), _ints(op, _OPERATOR_OUTPUTS))
+            for op in _tables(graph, _SUBGRAPH_OPERATORS)
+        ]
+        inputs, outputs = _ints(graph, _SUBGRAPH_INPUTS), _ints(graph, _SUBGRAPH_OUTPUTS)
+    except (struct.error, IndexError, ValueError, OverflowError) as exc:
         raise NotPrunable(f"not a TFLite model: {type(exc).__name__}: {exc}") from exc
-    subgraphs = m.subgraphs or []
-    if len(subgraphs) != 1:
-        raise NotPrunable(f"expected one subgraph, found {len(subgraphs)}")
-    graph = subgraphs[0]
-    operators = list(graph.operators or [])
-    outputs = [int(i) for i in graph.outputs]
-    _check_layout(graph, outputs)
+    _check_layout(shapes, inputs, outputs)
     segmentation = outputs[SEGMENTATION_SLOT]
     keep = _feeding(operators, [t for t in outputs if t != segmentation])
     if len(keep) == len(operators):
         raise NotPrunable("no operator feeds the segmentation mask alone")
-    stand_in = _stand_in(graph, operators, keep, set(outputs))
-    graph.operators = [op for k, op in enumerate(operators) if k in keep]
-    graph.outputs = [stand_in if t == segmentation else t for t in outputs]
-    builder = flatbuffers.Builder(len(model) + 4096)
-    builder.Finish(m.Pack(builder), file_identifier=b"TFL3")
-    return bytes(builder.Output()), len(operators), len(keep)
+    stand_in = _stand_in(shapes, operators, keep, set(outputs))
+
+    out = bytearray(model)
+    first, n = _vector(graph, _SUBGRAPH_OPERATORS)
+    # a vector of tables holds offsets relative to each slot: moving an entry to an earlier
+    # slot adds the distance moved (offsets point forward, so they stay positive)
+    targets = [first + 4 * j + struct.unpack_from("<I", model, first + 4 * j)[0] for j in range(n)]
+    for slot, k in enumerate(sorted(keep)):
+        struct.pack_into("<I", out, first + 4 * slot, targets[k] - (first + 4 * slot))
+    struct.pack_into("<I", out, first - 4, len(keep))
+    first_output, _ = _vector(graph, _SUBGRAPH_OUTPUTS)
+    struct.pack_into("<i", out, first_output + 4 * SEGMENTATION_SLOT, stand_in)
+    return bytes(out), len(operators), len(keep)
 
 
-def _shape(graph: Any, tensor: int) -> tuple[int, ...]:
-    shape = graph.tensors[tensor].shape
-    return () if shape is None else tuple(int(d) for d in shape)
+# Field slots of the TFLite flatbuffer schema (tensorflow/lite/schema/schema.fbs). A flatbuffer
+# schema only ever appends fields, so these stay where they are.
+_MODEL_SUBGRAPHS = 8
+_SUBGRAPH_TENSORS, _SUBGRAPH_INPUTS, _SUBGRAPH_OUTPUTS, _SUBGRAPH_OPERATORS = 4, 6, 8, 10
+_OPERATOR_INPUTS, _OPERATOR_OUTPUTS = 6, 8
+_TENSOR_SHAPE = 4
 
 
-def _check_layout(graph: Any, outputs: list[int]) -> None:
+def _vector(table: Table, slot: int) -> tuple[int, int]:
+    """Return (position of element 0, length) of a vector field; (0, 0) when it is absent."""
+    o = table.Offset(slot)
+    if o == 0:
+        return 0, 0
+    return table.Vector(o), table.VectorLen(o)
+
+
+def _ints(table: Table, slot: int) -> list[int]:
+    first, n = _vector(table, slot)
+    return list(struct.unpack_from(f"<{n}i", table.Bytes, first)) if n else []
+
+
+def _tables(table: Table, slot: int) -> list[Table]:
+    first, n = _vector(table, slot)
+    return [Table(table.Bytes, table.Indirect(first + 4 * j)) for j in range(n)]
+
+
+def _check_layout(shapes: list[tuple[int, ...]], inputs: list[int], outputs: list[int]) -> None:
     """Require five outputs, with a one-channel mask the size of the input in the mask slot."""
     if len(outputs) != len(OUTPUTS):
         raise NotPrunable(
             f"expected {len(OUTPUTS)} outputs ({', '.join(OUTPUTS)}), found {len(outputs)}"
         )
-    inputs = [int(i) for i in graph.inputs]
-    image = _shape(graph, inputs[0]) if len(inputs) == 1 else ()
-    mask = _shape(graph, outputs[SEGMENTATION_SLOT])
+    image = shapes[inputs[0]] if len(inputs) == 1 else ()
+    mask = shapes[outputs[SEGMENTATION_SLOT]]
     if len(image) != 4 or mask != (1, image[1], image[2], 1):
         raise NotPrunable(
             f"output {SEGMENTATION_SLOT} has shape {mask}, not a one-channel mask the size of "
@@ -129,38 +166,37 @@ def _check_layout(graph: Any, outputs: list[int]) -> None:
         )
 
 
-def _feeding(operators: list[Any], tensors: list[int]) -> set[int]:
+Operators = list[tuple[list[int], list[int]]]
+"""Each operator's (input tensors, output tensors); -1 marks an absent optional input."""
+
+
+def _feeding(operators: Operators, tensors: list[int]) -> set[int]:
     """Return the indices of the operators that the given tensors depend on."""
-    producer = {int(t): k for k, op in enumerate(operators) for t in op.outputs}
+    producer = {t: k for k, (_, outs) in enumerate(operators) for t in outs}
     needed: set[int] = set()
     stack = list(tensors)
     while stack:
         k = producer.get(stack.pop())
         if k is not None and k not in needed:
             needed.add(k)
-            stack.extend(int(t) for t in operators[k].inputs if t >= 0)
+            stack.extend(t for t in operators[k][0] if t >= 0)
     return needed
 
 
-def _stand_in(graph: Any, operators: list[Any], keep: set[int], outputs: set[int]) -> int:
+def _stand_in(
+    shapes: list[tuple[int, ...]], operators: Operators, keep: set[int], outputs: set[int]
+) -> int:
     """Pick the smallest tensor a kept operator computes that is not already an output.
 
     Not another output listed twice: tried on the full model, that ran slower than the unpruned
     network (31.8 against 21.8 ms per frame) and moved the landmarks.
     """
     candidates = [
-        (_size(_shape(graph, int(t))), int(t))
+        (math.prod(max(d, 1) for d in shapes[t]), t)
         for k in sorted(keep)
-        for t in operators[k].outputs
-        if int(t) not in outputs
+        for t in operators[k][1]
+        if t not in outputs
     ]
     if not candidates:
         raise NotPrunable("no intermediate tensor to stand in for the segmentation mask")
     return min(candidates)[1]
-
-
-def _size(shape: tuple[int, ...]) -> int:
-    n = 1
-    for d in shape:
-        n *= max(d, 1)
-    return n

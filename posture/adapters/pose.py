@@ -100,8 +100,9 @@ class MediaPipePose:
         self._tracking = False
         self.retries = 0
         """How often a lost track was re-detected on the same frame (VIDEO mode)."""
-        self.pruned: model_pruning.PrunedBundle | None = None
-        """The in-memory bundle MediaPipe runs, or None when it runs the file as it is."""
+        self.pruned_ops: tuple[int, int] | None = None
+        """(operators kept, operators in the landmark network) when the segmentation head is
+        dropped; None when MediaPipe runs the file as it is."""
         self.unpruned_reason = "" if lean else "lean=False"
         """Why MediaPipe runs the file as it is, segmentation head and all ("" when pruned)."""
         with native_logs.silenced():
@@ -121,13 +122,18 @@ class MediaPipePose:
                 return api.PoseLandmarker.create_from_options(options)
 
             self._landmarker: Any = None
-            if lean:
-                self.pruned, self.unpruned_reason = _pruned(path)
-            if self.pruned is not None:
+            pruned = _pruned(path) if lean else None
+            if isinstance(pruned, model_pruning.PrunedBundle):
                 try:
-                    self._landmarker = create(api.BaseOptions(model_asset_buffer=self.pruned.data))
+                    self._landmarker = create(api.BaseOptions(model_asset_buffer=pruned.data))
+                    self.pruned_ops = (pruned.ops_after, pruned.ops_before)
                 except (RuntimeError, ValueError) as exc:
-                    self.pruned, self.unpruned_reason = None, f"the pruned copy did not load: {exc}"
+                    self.unpruned_reason = f"the pruned copy did not load: {exc}"
+            elif pruned is not None:
+                self.unpruned_reason = pruned
+            if pruned is not None:
+                del pruned  # MediaPipe holds its own copy
+                _return_freed_heap()
             if self._landmarker is None:
                 try:
                     self._landmarker = create(api.BaseOptions(model_asset_path=str(path)))
@@ -206,8 +212,8 @@ class MediaPipePose:
         return _to_frame(result, t_s, (w, h))
 
 
-def _pruned(path: Path) -> tuple[model_pruning.PrunedBundle | None, str]:
-    """Return the bundle at `path` without its segmentation head, or None and why not."""
+def _pruned(path: Path) -> model_pruning.PrunedBundle | str:
+    """Return the bundle at `path` without its segmentation head, or why it cannot be."""
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -215,7 +221,7 @@ def _pruned(path: Path) -> tuple[model_pruning.PrunedBundle | None, str]:
     try:
         pruned = model_pruning.without_segmentation(data)
     except model_pruning.NotPrunable as exc:
-        return None, str(exc)
+        return str(exc)
     log.debug(
         "%s: dropped the %d operators that only feed the segmentation mask (%d of %d kept)",
         path,
@@ -223,7 +229,22 @@ def _pruned(path: Path) -> tuple[model_pruning.PrunedBundle | None, str]:
         pruned.ops_after,
         pruned.ops_before,
     )
-    return pruned, ""
+    return pruned
+
+
+def _return_freed_heap() -> None:
+    """Hand the heap freed by the pruning's copies of the bundle back to the system (glibc).
+
+    Without this, glibc keeps the freed megabytes for reuse: measured 237 MB resident after
+    20 frames against 212 with it (the stock model: 213). Best effort: a no-op off glibc.
+    """
+    import ctypes
+
+    try:
+        trim = ctypes.CDLL(None).malloc_trim  # the C library the interpreter runs on
+    except (OSError, AttributeError):  # not glibc: nothing to do, nothing lost but megabytes
+        return
+    trim(0)
 
 
 def _to_frame(result: Any, t_s: float, size: tuple[int, int]) -> PoseFrame:

@@ -165,11 +165,9 @@ def _check_model(value: str | None, loaded: LoadedSettings) -> tuple[Check, str 
         return Check(
             "model", "fail", f"{path} does not load: {exc}", f"{refetch} to provision a fresh copy"
         ), None
-    if pose.pruned is not None:
-        lean = (
-            f"; runs without its segmentation head ({pose.pruned.ops_after} of "
-            f"{pose.pruned.ops_before} operators)"
-        )
+    if pose.pruned_ops is not None:
+        kept, total = pose.pruned_ops
+        lean = f"; runs without its segmentation head ({kept} of {total} operators)"
     else:
         lean = f"; runs with its segmentation head ({pose.unpruned_reason})"
     detail = f"{path.name} verified (sha256 {sha[:12]}...) and loads{lean}"
