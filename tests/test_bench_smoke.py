@@ -98,6 +98,13 @@ def test_quick_bench_writes_every_measurement_and_goal(
     assert doc["camera_monitor_exit_code"] == 0
     assert "decoded" in doc["camera_monitor_output_tail"][-1]
 
+    # what dropping the segmentation head buys: both models on the same frames, same landmarks
+    head = doc["segmentation_head"]
+    assert head["lean_ms"] > 0 and head["stock_ms"] > 0
+    assert math.isclose(head["lean_vs_stock"], head["lean_ms"] / head["stock_ms"], rel_tol=1e-9)
+    assert head["ops_kept"] == 286 and head["ops_in_model"] == 332
+    assert head["identical_share"] == 1.0
+
     # the lite comparison: our side on lite, the naive side on full, a real separate run
     lite = doc["lite"]
     assert 0 < lite["inference_ms"] and 0 < lite["inference_vs_full"]
