@@ -6,8 +6,9 @@ The landmark network inside a PoseLandmarker bundle (`pose_landmarks_detector.tf
 outputs, which MediaPipe's graph splits by position: landmarks, pose flag, segmentation mask,
 heatmap and world landmarks. TFLite runs every operator of the graph on every frame, so the
 segmentation decoder runs even when no mask is asked for; it works at the full 256 x 256 input
-size, and on the full model it is about 30 % of the network's CPU (measured: 21.8 -> 15.3 ms per
-VIDEO-mode frame on this project's 2-core machine) for an output posture never reads.
+size, and on the full model it is about a quarter of the network's CPU (measured through the
+pose adapter: 19.6 -> 14.6 ms per VIDEO-mode frame; lite 14.5 -> 9.8) for an output posture
+never reads.
 
 `without_segmentation()` keeps exactly the operators that feed the other four outputs, in their
 original order, so the landmarks are the same operators on the same tensors: bit-identical
@@ -16,8 +17,10 @@ so the segmentation slot is given a one-value tensor that the kept operators com
 a caller asking MediaPipe for segmentation masks would notice, and posture never does.
 
 The file on disk is not touched, so its checksum still verifies against the manifest; the pruned
-bundle exists only in memory. A model this module does not recognise (another output layout, more
-than one subgraph) raises `NotPrunable`, and the caller loads the file as it is.
+bundle exists only in memory. Anything this module does not recognise (another output layout,
+more than one subgraph, variable tensors, an operator with no outputs, a compressed or damaged
+bundle, an index out of range) raises `NotPrunable` and nothing else, and the caller loads the
+file as it is.
 """
 
 from __future__ import annotations
@@ -31,10 +34,34 @@ from dataclasses import dataclass
 from flatbuffers import encode, packer
 from flatbuffers.table import Table
 
-LANDMARK_MEMBER = "pose_landmarks_detector.tflite"
+from posture.adapters.models import BUNDLE_MEMBERS
+
+LANDMARK_MEMBER = BUNDLE_MEMBERS[1]
 OUTPUTS = ("landmarks", "pose flag", "segmentation", "heatmap", "world landmarks")
 """The landmark network's outputs in the order MediaPipe's pose graph splits them."""
 SEGMENTATION_SLOT = OUTPUTS.index("segmentation")
+
+# Field slots of the TFLite flatbuffer schema (tensorflow/lite/schema/schema.fbs). A flatbuffer
+# schema only ever appends fields, so these stay where they are.
+_MODEL_SUBGRAPHS = 8
+_SUBGRAPH_TENSORS, _SUBGRAPH_INPUTS, _SUBGRAPH_OUTPUTS, _SUBGRAPH_OPERATORS = 4, 6, 8, 10
+_OPERATOR_INPUTS, _OPERATOR_OUTPUTS = 6, 8
+_TENSOR_SHAPE, _TENSOR_IS_VARIABLE = 4, 14
+_DAMAGED_ZIP = (
+    zipfile.BadZipFile,
+    OSError,
+    EOFError,
+    RuntimeError,
+    NotImplementedError,
+    ValueError,
+    struct.error,
+)
+"""What zipfile raises on a damaged or unsupported archive (a negative seek is a ValueError)."""
+_MALFORMED = (struct.error, IndexError, ValueError, OverflowError, TypeError)
+"""What reading a damaged flatbuffer raises (flatbuffers checks nothing itself)."""
+
+Operators = list[tuple[list[int], list[int]]]
+"""Each operator's (input tensors, output tensors); -1 marks an absent optional input."""
 
 
 class NotPrunable(ValueError):
@@ -63,11 +90,18 @@ def without_segmentation(bundle: bytes) -> PrunedBundle:
     """
     try:
         with zipfile.ZipFile(io.BytesIO(bundle)) as zf:
-            members = [(info, zf.read(info)) for info in zf.infolist()]
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
-        raise NotPrunable(f"not a readable .task bundle: {exc}") from exc
-    names = [info.filename for info, _ in members]
-    if LANDMARK_MEMBER not in names:
+            infos = zf.infolist()
+            for info in infos:
+                # MediaPipe reads members in place: it refuses compressed ones, and so do we,
+                # rather than hand it a stored copy of a file it would not load
+                if info.compress_type != zipfile.ZIP_STORED or info.flag_bits & 0x1:
+                    raise NotPrunable(f"member {info.filename} is compressed or encrypted")
+            members = [(info, zf.read(info)) for info in infos]
+    except NotPrunable:
+        raise
+    except _DAMAGED_ZIP as exc:
+        raise NotPrunable(f"not a readable .task bundle: {type(exc).__name__}: {exc}") from exc
+    if LANDMARK_MEMBER not in [info.filename for info, _ in members]:
         raise NotPrunable(f"the bundle has no {LANDMARK_MEMBER}")
     out = io.BytesIO()
     before = after = 0
@@ -75,8 +109,6 @@ def without_segmentation(bundle: bytes) -> PrunedBundle:
         for info, data in members:
             if info.filename == LANDMARK_MEMBER:
                 data, before, after = prune_landmark_network(data)
-            # MediaPipe reads the members in place: they must stay stored, never deflated
-            info.compress_type = zipfile.ZIP_STORED
             zf.writestr(info, data)
     return PrunedBundle(out.getvalue(), before, after)
 
@@ -88,9 +120,9 @@ def prune_landmark_network(model: bytes) -> tuple[bytes, int, int]:
     kept operators and one output index changes, so the weights keep their bytes and alignment
     (a rebuild through flatbuffers' object API also left 20-30 MB of freed Python heap behind).
     """
+    if len(model) < 8 or model[4:8] != b"TFL3":
+        raise NotPrunable("not a TFLite model (no TFL3 identifier)")
     try:
-        if len(model) < 8 or model[4:8] != b"TFL3":
-            raise NotPrunable("not a TFLite model (no TFL3 identifier)")
         root = Table(model, encode.Get(packer.uoffset, model, 0))
         subgraphs = _tables(root, _MODEL_SUBGRAPHS)
         if len(subgraphs) != 1:
@@ -98,18 +130,23 @@ def prune_landmark_network(model: bytes) -> tuple[bytes, int, int]:
         graph = subgraphs[0]
         tensors = _tables(graph, _SUBGRAPH_TENSORS)
         shapes = [tuple(_ints(t, _TENSOR_SHAPE)) for t in tensors]
+        if any(_flag(t, _TENSOR_IS_VARIABLE) for t in tensors):
+            raise NotPrunable("the network has variable tensors (state an operator may write)")
         operators = [
             (_ints(op, _OPERATOR_INPUTS), _ints(op, _OPERATOR_OUTPUTS))
             for op in _tables(graph, _SUBGRAPH_OPERATORS)
         ]
         inputs, outputs = _ints(graph, _SUBGRAPH_INPUTS), _ints(graph, _SUBGRAPH_OUTPUTS)
-    except (struct.error, IndexError, ValueError, OverflowError) as exc:
-        raise NotPrunable(f"not a TFLite model: {type(exc).__name__}: {exc}") from exc
+    except _MALFORMED as exc:
+        raise NotPrunable(f"not a TFLite model: damaged flatbuffer ({exc})") from exc
+    _check_indices(len(shapes), inputs, outputs, operators)
     _check_layout(shapes, inputs, outputs)
     segmentation = outputs[SEGMENTATION_SLOT]
     keep = _feeding(operators, [t for t in outputs if t != segmentation])
     if len(keep) == len(operators):
         raise NotPrunable("no operator feeds the segmentation mask alone")
+    if any(not outs for k, (_, outs) in enumerate(operators) if k not in keep):
+        raise NotPrunable("an operator outside the kept graph has no outputs (a side effect?)")
     stand_in = _stand_in(shapes, operators, keep, set(outputs))
 
     out = bytearray(model)
@@ -125,20 +162,15 @@ def prune_landmark_network(model: bytes) -> tuple[bytes, int, int]:
     return bytes(out), len(operators), len(keep)
 
 
-# Field slots of the TFLite flatbuffer schema (tensorflow/lite/schema/schema.fbs). A flatbuffer
-# schema only ever appends fields, so these stay where they are.
-_MODEL_SUBGRAPHS = 8
-_SUBGRAPH_TENSORS, _SUBGRAPH_INPUTS, _SUBGRAPH_OUTPUTS, _SUBGRAPH_OPERATORS = 4, 6, 8, 10
-_OPERATOR_INPUTS, _OPERATOR_OUTPUTS = 6, 8
-_TENSOR_SHAPE = 4
-
-
 def _vector(table: Table, slot: int) -> tuple[int, int]:
     """Return (position of element 0, length) of a vector field; (0, 0) when it is absent."""
     o = table.Offset(slot)
     if o == 0:
         return 0, 0
-    return table.Vector(o), table.VectorLen(o)
+    first, n = table.Vector(o), table.VectorLen(o)
+    if first + 4 * n > len(table.Bytes):
+        raise ValueError(f"a vector of {n} runs past the end of the buffer")
+    return first, n
 
 
 def _ints(table: Table, slot: int) -> list[int]:
@@ -149,6 +181,19 @@ def _ints(table: Table, slot: int) -> list[int]:
 def _tables(table: Table, slot: int) -> list[Table]:
     first, n = _vector(table, slot)
     return [Table(table.Bytes, table.Indirect(first + 4 * j)) for j in range(n)]
+
+
+def _flag(table: Table, slot: int) -> bool:
+    o = table.Offset(slot)
+    return bool(o) and table.Bytes[table.Pos + o] != 0
+
+
+def _check_indices(n: int, inputs: list[int], outputs: list[int], operators: Operators) -> None:
+    """Require every tensor index in range (-1 only for an operator's absent optional input)."""
+    wanted = [*inputs, *outputs, *(t for _, outs in operators for t in outs)]
+    optional = [t for ins, _ in operators for t in ins]
+    if any(not 0 <= t < n for t in wanted) or any(not -1 <= t < n for t in optional):
+        raise NotPrunable(f"not a TFLite model: a tensor index outside 0..{n - 1}")
 
 
 def _check_layout(shapes: list[tuple[int, ...]], inputs: list[int], outputs: list[int]) -> None:
@@ -164,10 +209,6 @@ def _check_layout(shapes: list[tuple[int, ...]], inputs: list[int], outputs: lis
             f"output {SEGMENTATION_SLOT} has shape {mask}, not a one-channel mask the size of "
             f"the input {image}"
         )
-
-
-Operators = list[tuple[list[int], list[int]]]
-"""Each operator's (input tensors, output tensors); -1 marks an absent optional input."""
 
 
 def _feeding(operators: Operators, tensors: list[int]) -> set[int]:

@@ -17,6 +17,8 @@ bit-identical). `lean=False` loads the file exactly as it is.
 from __future__ import annotations
 
 import logging
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -122,18 +124,8 @@ class MediaPipePose:
                 return api.PoseLandmarker.create_from_options(options)
 
             self._landmarker: Any = None
-            pruned = _pruned(path) if lean else None
-            if isinstance(pruned, model_pruning.PrunedBundle):
-                try:
-                    self._landmarker = create(api.BaseOptions(model_asset_buffer=pruned.data))
-                    self.pruned_ops = (pruned.ops_after, pruned.ops_before)
-                except (RuntimeError, ValueError) as exc:
-                    self.unpruned_reason = f"the pruned copy did not load: {exc}"
-            elif pruned is not None:
-                self.unpruned_reason = pruned
-            if pruned is not None:
-                del pruned  # MediaPipe holds its own copy
-                _return_freed_heap()
+            if lean:
+                self._load_lean(create)
             if self._landmarker is None:
                 try:
                     self._landmarker = create(api.BaseOptions(model_asset_path=str(path)))
@@ -141,17 +133,51 @@ class MediaPipePose:
                     raise ModelError(
                         f"MediaPipe could not load the pose model {path}: {exc}"
                     ) from exc
-                if lean:
-                    # never worse than the file itself, only dearer
-                    log.warning(
-                        "running %s with its segmentation head (about a third more CPU per "
-                        "frame): %s",
-                        path,
-                        self.unpruned_reason,
-                    )
-            warm = np.zeros((64, 64, 3), dtype=np.uint8)
-            self._run(warm, 0.0)
+                self._warm_up()
         self._t0_s = None  # keep _last_ms: the graph has seen the warm-up timestamp
+
+    def _warm_up(self) -> None:
+        self._run(np.zeros((64, 64, 3), dtype=np.uint8), 0.0)
+
+    def _load_lean(self, create: Callable[[Any], Any]) -> None:
+        """Load and warm up the bundle without its segmentation head; leave no landmarker if not.
+
+        Never worse than the file itself, only dearer: whatever stands in the way is logged and
+        the caller loads the file as it is.
+        """
+        path = self.model_path
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise ModelError(f"cannot read model file {path}: {exc}") from exc
+        try:
+            pruned = model_pruning.without_segmentation(data)
+        except model_pruning.NotPrunable as exc:
+            # a model of another layout (not one posture ships): it runs, at full cost
+            self.unpruned_reason = str(exc)
+            log.info("running %s with its segmentation head: %s", path, exc)
+            return
+        finally:
+            del data
+        try:
+            self._landmarker = create(self._api.BaseOptions(model_asset_buffer=pruned.data))
+            self._warm_up()
+            self.pruned_ops = (pruned.ops_after, pruned.ops_before)
+            log.debug("%s: %d of %d operators kept", path, *self.pruned_ops)
+        except (RuntimeError, ValueError) as exc:
+            # a layout we recognise that MediaPipe refuses once pruned: worth a report
+            self.close()
+            detail = " ".join(str(exc).split())[:300] or type(exc).__name__  # one line
+            self.unpruned_reason = f"the pruned copy did not load: {detail}"
+            log.warning(
+                "running %s with its segmentation head (about a third more CPU per frame; "
+                "please report this): %s",
+                path,
+                self.unpruned_reason,
+            )
+        finally:
+            del pruned  # MediaPipe holds its own copy
+            _return_freed_heap()
 
     def __enter__(self) -> MediaPipePose:
         return self
@@ -212,37 +238,19 @@ class MediaPipePose:
         return _to_frame(result, t_s, (w, h))
 
 
-def _pruned(path: Path) -> model_pruning.PrunedBundle | str:
-    """Return the bundle at `path` without its segmentation head, or why it cannot be."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ModelError(f"cannot read model file {path}: {exc}") from exc
-    try:
-        pruned = model_pruning.without_segmentation(data)
-    except model_pruning.NotPrunable as exc:
-        return str(exc)
-    log.debug(
-        "%s: dropped the %d operators that only feed the segmentation mask (%d of %d kept)",
-        path,
-        pruned.ops_dropped,
-        pruned.ops_after,
-        pruned.ops_before,
-    )
-    return pruned
-
-
 def _return_freed_heap() -> None:
     """Hand the heap freed by the pruning's copies of the bundle back to the system (glibc).
 
     Without this, glibc keeps the freed megabytes for reuse: measured 237 MB resident after
     20 frames against 212 with it (the stock model: 213). Best effort: a no-op off glibc.
     """
+    if not sys.platform.startswith("linux"):
+        return
     import ctypes
 
     try:
         trim = ctypes.CDLL(None).malloc_trim  # the C library the interpreter runs on
-    except (OSError, AttributeError):  # not glibc: nothing to do, nothing lost but megabytes
+    except (OSError, AttributeError, TypeError):  # not glibc (musl): only megabytes lost
         return
     trim(0)
 
