@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import io
 import logging
+import struct
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 import skimage.data
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from posture.adapters import model_pruning
@@ -117,14 +120,16 @@ def test_the_toy_network_loses_its_mask_head_and_nothing_else() -> None:
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.tuples(st.integers(0, len(TOY) - 1), st.integers(0, 255)), max_size=4))
+@example([(444, 255)])  # a flag read past the end: IndexError (found by a review's fuzzer)
 def test_a_damaged_network_prunes_or_says_why(changes: list[tuple[int, int]]) -> None:
     data = bytearray(TOY)
     for pos, value in changes:
         data[pos] = value
     try:
-        model_pruning.prune_landmark_network(bytes(data))
+        pruned, before, after = model_pruning.prune_landmark_network(bytes(data))
     except model_pruning.NotPrunable:
-        pass  # anything else (IndexError, TypeError, ...) fails the test
+        return  # anything else (IndexError, TypeError, ...) fails the test
+    assert len(pruned) == len(data) and after < before
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -152,6 +157,60 @@ def _same(a: PoseFrame, b: PoseFrame) -> bool:
         and np.array_equal(a.visibility, b.visibility, equal_nan=True)
         and np.array_equal(a.presence, b.presence, equal_nan=True)
     )
+
+
+def _toy_with(edit) -> bytes:  # type: ignore[no-untyped-def]
+    m = _model(TOY)
+    edit(m)
+    return _pack(m)
+
+
+def _zip64_offset(offset: int) -> bytes:
+    """A bundle whose member's header offset, in a zip64 extra field, is `offset`."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as zf:
+        zf.writestr(model_pruning.LANDMARK_MEMBER, TOY)
+    data = bytearray(out.getvalue())
+    central = data.find(b"PK\x01\x02")
+    name_len, extra_len = struct.unpack_from("<HH", data, central + 28)
+    struct.pack_into("<I", data, central + 42, 0xFFFFFFFF)  # "see the zip64 extra field"
+    extra = struct.pack("<HHQ", 0x0001, 8, offset)
+    struct.pack_into("<H", data, central + 30, extra_len + len(extra))
+    at = central + 46 + name_len + extra_len
+    data[at:at] = extra
+    end = data.find(b"PK\x05\x06")
+    (size,) = struct.unpack_from("<I", data, end + 12)
+    struct.pack_into("<I", data, end + 12, size + len(extra))
+    return bytes(data)
+
+
+def test_hostile_structures_are_refused_quickly() -> None:
+    def huge_shared_shape(m) -> None:  # type: ignore[no-untyped-def]
+        m.subgraphs[0].tensors[5].shape = [1] * 50_000  # deeper than any network's tensor
+
+    def two_subgraphs(m) -> None:  # type: ignore[no-untyped-def]
+        m.subgraphs = [m.subgraphs[0], m.subgraphs[0]]
+
+    length = bytearray(TOY)  # the operators vector claims 2**31 entries
+    graph = _tfl().Model.GetRootAs(TOY, 0).Subgraphs(0)._tab  # noqa: SLF001 - test-only peek
+    struct.pack_into("<I", length, graph.Vector(graph.Offset(10)) - 4, 2**31)
+    cases = [
+        (_toy_with(huge_shared_shape), "a vector of 50000 where at most 8 fit"),
+        (_toy_with(two_subgraphs), "expected one subgraph, found 2"),
+        (bytes(length), "a vector of 2147483648 runs past the end of the file"),
+    ]
+    for data, match in cases:
+        with pytest.raises(model_pruning.NotPrunable, match=match):
+            model_pruning.prune_landmark_network(data)
+    for offset in (2**62, 2**63, 2**64 - 1):  # zipfile seeks there: ValueError, OverflowError
+        with pytest.raises(model_pruning.NotPrunable, match="not a readable .task bundle"):
+            model_pruning.without_segmentation(_zip64_offset(offset))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as zf, pytest.warns(UserWarning, match="Duplicate name"):
+        zf.writestr(model_pruning.LANDMARK_MEMBER, TOY)
+        zf.writestr(model_pruning.LANDMARK_MEMBER, TOY)
+    with pytest.raises(model_pruning.NotPrunable, match="two members of the same name"):
+        model_pruning.without_segmentation(out.getvalue())
 
 
 @pytest.mark.model
@@ -250,6 +309,56 @@ def test_a_pruned_copy_that_fails_to_load_falls_back_to_the_file(
     [record] = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert "the pruned copy did not load" in record.getMessage()
     assert "please report this" in record.getMessage() and "\n" not in record.getMessage()
+
+
+@pytest.mark.model
+def test_a_pruned_copy_failing_its_warm_up_is_closed_and_the_file_runs(
+    model_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    warm_up, close = MediaPipePose._warm_up, MediaPipePose.close  # noqa: SLF001
+    calls = {"warm": 0, "close": 0}
+
+    def first_warm_up_fails(self: MediaPipePose) -> None:
+        calls["warm"] += 1
+        if calls["warm"] == 1:
+            raise RuntimeError("CalculatorGraph::Run() failed:\nCalculator::Process() failed")
+        warm_up(self)
+
+    def counted_close(self: MediaPipePose) -> None:
+        calls["close"] += self._landmarker is not None  # noqa: SLF001
+        close(self)
+
+    monkeypatch.setattr(MediaPipePose, "_warm_up", first_warm_up_fails)
+    monkeypatch.setattr(MediaPipePose, "close", counted_close)
+    with MediaPipePose(model_path, mode="video") as pose:
+        assert calls == {"warm": 2, "close": 1}  # the pruned graph was closed before the file
+        assert pose.pruned_ops is None
+        assert pose.unpruned_reason == (
+            "the pruned copy did not load: CalculatorGraph::Run() failed: "
+            "Calculator::Process() failed"
+        )
+        frames = moving_photo_clip(skimage.data.astronaut()[:, :, ::-1], n=3)
+        assert all(pose.detect(f, i / 15).person for i, f in enumerate(frames))
+
+
+@pytest.mark.model
+def test_the_warning_reaches_a_default_terminal(model_path: Path) -> None:
+    """Logged while MediaPipe's own output is silenced, the warning still reaches stderr."""
+    code = (
+        "from posture import cli\n"
+        "from posture.adapters import model_pruning\n"
+        "from posture.adapters.pose import MediaPipePose\n"
+        "cli.configure_logging(False)\n"
+        "model_pruning.without_segmentation = "
+        "lambda data: model_pruning.PrunedBundle(b'junk', 332, 286)\n"
+        f"MediaPipePose({str(model_path)!r}, mode='image').close()\n"
+        "print('loaded')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == "loaded\n"
+    [line] = out.stderr.splitlines()  # one line, and no native chatter
+    assert line.startswith("posture: running ") and "please report this" in line
 
 
 def _encrypted_flag(bundle: bytes) -> bytes:

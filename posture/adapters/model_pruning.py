@@ -47,6 +47,8 @@ _MODEL_SUBGRAPHS = 8
 _SUBGRAPH_TENSORS, _SUBGRAPH_INPUTS, _SUBGRAPH_OUTPUTS, _SUBGRAPH_OPERATORS = 4, 6, 8, 10
 _OPERATOR_INPUTS, _OPERATOR_OUTPUTS = 6, 8
 _TENSOR_SHAPE, _TENSOR_IS_VARIABLE = 4, 14
+_MAX_RANK = 8
+"""Deeper tensors are not a pose network's (TFLite's own kernels stop at 6 dimensions)."""
 _DAMAGED_ZIP = (
     zipfile.BadZipFile,
     OSError,
@@ -54,9 +56,11 @@ _DAMAGED_ZIP = (
     RuntimeError,
     NotImplementedError,
     ValueError,
+    OverflowError,
     struct.error,
 )
-"""What zipfile raises on a damaged or unsupported archive (a negative seek is a ValueError)."""
+"""What zipfile raises on a damaged or unsupported archive (a negative seek is a ValueError, a
+zip64 offset beyond 2**63 an OverflowError)."""
 _MALFORMED = (struct.error, IndexError, ValueError, OverflowError, TypeError)
 """What reading a damaged flatbuffer raises (flatbuffers checks nothing itself)."""
 
@@ -96,6 +100,9 @@ def without_segmentation(bundle: bytes) -> PrunedBundle:
                 # rather than hand it a stored copy of a file it would not load
                 if info.compress_type != zipfile.ZIP_STORED or info.flag_bits & 0x1:
                     raise NotPrunable(f"member {info.filename} is compressed or encrypted")
+            names = [info.filename for info in infos]
+            if len(set(names)) != len(names):
+                raise NotPrunable("the bundle holds two members of the same name")
             members = [(info, zf.read(info)) for info in infos]
     except NotPrunable:
         raise
@@ -122,21 +129,25 @@ def prune_landmark_network(model: bytes) -> tuple[bytes, int, int]:
     """
     if len(model) < 8 or model[4:8] != b"TFL3":
         raise NotPrunable("not a TFLite model (no TFL3 identifier)")
+    read = _Reader(model)
     try:
         root = Table(model, encode.Get(packer.uoffset, model, 0))
-        subgraphs = _tables(root, _MODEL_SUBGRAPHS)
+        subgraphs = read.tables(root, _MODEL_SUBGRAPHS)
         if len(subgraphs) != 1:
             raise NotPrunable(f"expected one subgraph, found {len(subgraphs)}")
         graph = subgraphs[0]
-        tensors = _tables(graph, _SUBGRAPH_TENSORS)
-        shapes = [tuple(_ints(t, _TENSOR_SHAPE)) for t in tensors]
+        tensors = read.tables(graph, _SUBGRAPH_TENSORS)
+        shapes = [tuple(read.ints(t, _TENSOR_SHAPE, at_most=_MAX_RANK)) for t in tensors]
         if any(_flag(t, _TENSOR_IS_VARIABLE) for t in tensors):
             raise NotPrunable("the network has variable tensors (state an operator may write)")
         operators = [
-            (_ints(op, _OPERATOR_INPUTS), _ints(op, _OPERATOR_OUTPUTS))
-            for op in _tables(graph, _SUBGRAPH_OPERATORS)
+            (read.ints(op, _OPERATOR_INPUTS), read.ints(op, _OPERATOR_OUTPUTS))
+            for op in read.tables(graph, _SUBGRAPH_OPERATORS)
         ]
-        inputs, outputs = _ints(graph, _SUBGRAPH_INPUTS), _ints(graph, _SUBGRAPH_OUTPUTS)
+        inputs = read.ints(graph, _SUBGRAPH_INPUTS)
+        outputs = read.ints(graph, _SUBGRAPH_OUTPUTS)
+    except NotPrunable:
+        raise  # a ValueError too, already saying what is wrong
     except _MALFORMED as exc:
         raise NotPrunable(f"not a TFLite model: damaged flatbuffer ({exc})") from exc
     _check_indices(len(shapes), inputs, outputs, operators)
@@ -150,37 +161,53 @@ def prune_landmark_network(model: bytes) -> tuple[bytes, int, int]:
     stand_in = _stand_in(shapes, operators, keep, set(outputs))
 
     out = bytearray(model)
-    first, n = _vector(graph, _SUBGRAPH_OPERATORS)
+    first, n = read.vector(graph, _SUBGRAPH_OPERATORS)
     # a vector of tables holds offsets relative to each slot: moving an entry to an earlier
     # slot adds the distance moved (offsets point forward, so they stay positive)
     targets = [first + 4 * j + struct.unpack_from("<I", model, first + 4 * j)[0] for j in range(n)]
     for slot, k in enumerate(sorted(keep)):
         struct.pack_into("<I", out, first + 4 * slot, targets[k] - (first + 4 * slot))
     struct.pack_into("<I", out, first - 4, len(keep))
-    first_output, _ = _vector(graph, _SUBGRAPH_OUTPUTS)
+    first_output, _ = read.vector(graph, _SUBGRAPH_OUTPUTS)
     struct.pack_into("<i", out, first_output + 4 * SEGMENTATION_SLOT, stand_in)
     return bytes(out), len(operators), len(keep)
 
 
-def _vector(table: Table, slot: int) -> tuple[int, int]:
-    """Return (position of element 0, length) of a vector field; (0, 0) when it is absent."""
-    o = table.Offset(slot)
-    if o == 0:
-        return 0, 0
-    first, n = table.Vector(o), table.VectorLen(o)
-    if first + 4 * n > len(table.Bytes):
-        raise ValueError(f"a vector of {n} runs past the end of the buffer")
-    return first, n
+class _Reader:
+    """Reads vectors out of one flatbuffer, within the buffer and within a budget.
 
+    Flatbuffers lets many tables point at one vector, so a damaged or hostile file of a few
+    megabytes could make a naive reader list billions of entries; every entry a real network
+    holds takes at least 4 bytes of its own, so more entries than the file has bytes means
+    damage.
+    """
 
-def _ints(table: Table, slot: int) -> list[int]:
-    first, n = _vector(table, slot)
-    return list(struct.unpack_from(f"<{n}i", table.Bytes, first)) if n else []
+    def __init__(self, buf: bytes) -> None:
+        self.buf = buf
+        self.left = len(buf)
 
+    def vector(self, table: Table, slot: int, at_most: int | None = None) -> tuple[int, int]:
+        """Return (position of element 0, length) of a vector field; (0, 0) when it is absent."""
+        o = table.Offset(slot)
+        if o == 0:
+            return 0, 0
+        first, n = table.Vector(o), table.VectorLen(o)
+        if first + 4 * n > len(self.buf):
+            raise NotPrunable(f"not a TFLite model: a vector of {n} runs past the end of the file")
+        if at_most is not None and n > at_most:
+            raise NotPrunable(f"not a TFLite model: a vector of {n} where at most {at_most} fit")
+        self.left -= n
+        if self.left < 0:
+            raise NotPrunable("not a TFLite model: its vectors hold more entries than it has bytes")
+        return first, n
 
-def _tables(table: Table, slot: int) -> list[Table]:
-    first, n = _vector(table, slot)
-    return [Table(table.Bytes, table.Indirect(first + 4 * j)) for j in range(n)]
+    def ints(self, table: Table, slot: int, at_most: int | None = None) -> list[int]:
+        first, n = self.vector(table, slot, at_most)
+        return list(struct.unpack_from(f"<{n}i", self.buf, first)) if n else []
+
+    def tables(self, table: Table, slot: int) -> list[Table]:
+        first, n = self.vector(table, slot)
+        return [Table(self.buf, table.Indirect(first + 4 * j)) for j in range(n)]
 
 
 def _flag(table: Table, slot: int) -> bool:

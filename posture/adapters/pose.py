@@ -129,11 +129,12 @@ class MediaPipePose:
             if self._landmarker is None:
                 try:
                     self._landmarker = create(api.BaseOptions(model_asset_path=str(path)))
+                    self._warm_up()
                 except (RuntimeError, ValueError, OSError) as exc:
+                    self.close()
                     raise ModelError(
                         f"MediaPipe could not load the pose model {path}: {exc}"
                     ) from exc
-                self._warm_up()
         self._t0_s = None  # keep _last_ms: the graph has seen the warm-up timestamp
 
     def _warm_up(self) -> None:
@@ -142,8 +143,8 @@ class MediaPipePose:
     def _load_lean(self, create: Callable[[Any], Any]) -> None:
         """Load and warm up the bundle without its segmentation head; leave no landmarker if not.
 
-        Never worse than the file itself, only dearer: whatever stands in the way is logged and
-        the caller loads the file as it is.
+        Never worse than the file itself, only dearer: whatever stands in the way is logged,
+        and the caller loads the file as it is.
         """
         path = self.model_path
         try:
@@ -154,8 +155,8 @@ class MediaPipePose:
             pruned = model_pruning.without_segmentation(data)
         except model_pruning.NotPrunable as exc:
             # a model of another layout (not one posture ships): it runs, at full cost
-            self.unpruned_reason = str(exc)
-            log.info("running %s with its segmentation head: %s", path, exc)
+            self.unpruned_reason = str(exc)[:300]
+            log.info("running %s with its segmentation head: %s", path, self.unpruned_reason)
             return
         finally:
             del data
