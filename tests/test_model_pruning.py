@@ -435,3 +435,22 @@ def test_what_cannot_be_pruned_says_why(model_path: Path, tmp_path: Path) -> Non
     for data, match in cases:
         with pytest.raises(model_pruning.NotPrunable, match=match):
             model_pruning.without_segmentation(data)
+
+
+def test_the_heap_is_trimmed_only_on_linux(monkeypatch: pytest.MonkeyPatch) -> None:
+    import ctypes
+
+    from posture.adapters import pose
+
+    calls: list[object] = []
+    monkeypatch.setattr(ctypes, "CDLL", lambda name: calls.append(name) or _NoTrim())
+    monkeypatch.setattr(sys, "platform", "win32")
+    pose._return_freed_heap()  # noqa: SLF001
+    assert calls == []  # CDLL(None) raises TypeError on Windows: never reached there
+    monkeypatch.setattr(sys, "platform", "linux")
+    pose._return_freed_heap()  # noqa: SLF001 - a C library without malloc_trim (musl): no error
+    assert calls == [None]
+
+
+class _NoTrim:
+    """A C library without malloc_trim."""
