@@ -450,6 +450,25 @@ class ReplayCamera:
         self.closed = True
 
 
+def same_landmarks(a: PoseFrame, b: PoseFrame) -> bool:
+    """Whether two frames hold bit-identical landmarks and scores (or both found nobody).
+
+    For checks that a cheaper way of running the model changes nothing at all (the pruned
+    landmark network against the stock one: tests and bench).
+    """
+    pairs = (
+        (a.image_xyz, b.image_xyz),
+        (a.world_xyz, b.world_xyz),
+        (a.visibility, b.visibility),
+        (a.presence, b.presence),
+    )
+    return all(
+        (x is None and y is None)
+        or (x is not None and y is not None and np.array_equal(x, y, equal_nan=True))
+        for x, y in pairs
+    )
+
+
 def sitting_side_dir() -> Path:
     """Where the labelled sitting-side photos are (tests, bench and the study use them).
 

@@ -77,7 +77,7 @@ from posture.core.filters import (  # noqa: E402
 )
 from posture.core.geometry import METRIC_KEYS, compute_metrics, frame_metrics  # noqa: E402
 from posture.core.landmarks import EARS_AND_SHOULDERS, PoseBatch, PoseFrame  # noqa: E402
-from posture.testing import sensor_noise, sitting_side_dir  # noqa: E402
+from posture.testing import same_landmarks, sensor_noise, sitting_side_dir  # noqa: E402
 
 CACHE = REPO / "tests" / "data" / "sitting_side_landmarks.npz"
 FPS = 30.0
@@ -592,16 +592,7 @@ def bench_segmentation_head(model: Path, clip: Path, n: int) -> dict[str, float]
                 for f in frames[c0 : c0 + PIPELINE_CHUNK]:
                     found[key].append(pose.detect(f.image, f.t_s))
                 cpu[key] += time.process_time() - t0
-    same = [
-        (a.image_xyz is None and b.image_xyz is None)
-        or (
-            a.image_xyz is not None
-            and b.image_xyz is not None
-            and np.array_equal(a.image_xyz, b.image_xyz)
-            and np.array_equal(a.world_xyz, b.world_xyz)
-        )
-        for a, b in zip(found[True], found[False], strict=True)
-    ]
+    same = [same_landmarks(a, b) for a, b in zip(found[True], found[False], strict=True)]
     k = max(len(frames), 1)
     return {
         "lean_ms": cpu[True] / k * 1e3,

@@ -80,11 +80,6 @@ class PrunedBundle:
     ops_before: int
     ops_after: int
 
-    @property
-    def ops_dropped(self) -> int:
-        """Operators that only fed the segmentation mask."""
-        return self.ops_before - self.ops_after
-
 
 def without_segmentation(bundle: bytes) -> PrunedBundle:
     """Return `bundle` (a `.task` zip) with its landmark network's segmentation head dropped.
@@ -108,7 +103,7 @@ def without_segmentation(bundle: bytes) -> PrunedBundle:
         raise
     except _DAMAGED_ZIP as exc:
         raise NotPrunable(f"not a readable .task bundle: {type(exc).__name__}: {exc}") from exc
-    if LANDMARK_MEMBER not in [info.filename for info, _ in members]:
+    if LANDMARK_MEMBER not in names:
         raise NotPrunable(f"the bundle has no {LANDMARK_MEMBER}")
     out = io.BytesIO()
     before = after = 0

@@ -9,8 +9,8 @@ cost per frame). VIDEO mode demands strictly increasing integer-millisecond time
 that repeat or go back in time (looping files, clock steps) would crash it, so the adapter keeps its
 own strictly increasing clock and maps each frame's time onto it.
 
-The model: the landmark network's segmentation head, about 30 % of its CPU, is dropped in memory
-before MediaPipe loads the bundle (`posture.adapters.model_pruning`; the landmarks are
+The model: the landmark network's segmentation head, about a quarter of its CPU, is dropped in
+memory before MediaPipe loads the bundle (`posture.adapters.model_pruning`; the landmarks are
 bit-identical). `lean=False` loads the file exactly as it is.
 """
 
@@ -243,7 +243,7 @@ def _return_freed_heap() -> None:
     """Hand the heap freed by the pruning's copies of the bundle back to the system (glibc).
 
     Without this, glibc keeps the freed megabytes for reuse: measured 237 MB resident after
-    20 frames against 212 with it (the stock model: 213). Best effort: a no-op off glibc.
+    20 frames against 219 with it (the stock model: 213). Best effort: a no-op off glibc.
     """
     if not sys.platform.startswith("linux"):
         return
