@@ -8,9 +8,10 @@ it only through their queues and snapshots (see their modules). Each turn:
 1. drain control requests (snooze releases a live camera until the snooze ends; resume reopens);
    every few seconds ask the lock probe: while the screen is locked a live camera is released
    as during a snooze, and no frame is judged (so no alert can come);
-2. wait until the next analysis is due (the adaptive rate decides: 1 fps while steady and good,
-   up to 5 fps when something changes); files are paced by their own timestamps, in real time by
-   default or as fast as possible with `realtime=False`;
+2. wait until the next analysis is due (the adaptive rate decides: 0.5 fps while nothing
+   changes, a steady good sitter or an empty desk, up to 5 fps when something does); files
+   are paced by their own timestamps, in real time by default or as fast as possible with
+   `realtime=False`;
 3. read the newest frame. A lost camera is transient: status "camera unavailable", said once,
    reopened with exponential backoff (1 s doubling to 30 s), never a crash. A missing model is
    fatal before the loop starts;

@@ -33,6 +33,7 @@ GOALS = (
     "pipeline_overhead_share",
     "monitor_cpu_share_of_core",
     "camera_monitor_cpu_share_of_core",
+    "away_monitor_cpu_share_of_core",
     "analyze_fps",
     "geometry_batch_us_per_frame",
     "memory_growth_mb",
@@ -97,6 +98,9 @@ def test_quick_bench_writes_every_measurement_and_goal(
     assert "stopped by end of source" in doc["monitor_output_tail"][-1]
     assert doc["camera_monitor_exit_code"] == 0
     assert "decoded" in doc["camera_monitor_output_tail"][-1]
+    # the empty desk: the monitor ran on it and saw nobody (away only after 15 s: a full run)
+    assert doc["away_monitor_exit_code"] == 0 and doc["away_monitor_cpu_share_of_core"] > 0
+    assert "no person" in doc["away_monitor_output_tail"][0], doc["away_monitor_output_tail"]
 
     # what dropping the segmentation head buys: both models on the same frames, same landmarks
     head = doc["segmentation_head"]

@@ -1,5 +1,5 @@
 """The monitor loop under a fake clock: camera lost and back, busy at start, black and frozen
-frames, snooze releasing the camera, and the screen lock.
+frames, snooze releasing the camera, the screen lock, and the rate while nobody is there.
 
 Everything real except time and the device: a scripted camera (posture.testing.ScriptedCamera)
 plays a real side-view photo (upright, or with the head moved forward) with sensor noise, the
@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import pytest
 from clips import have_photos, head_forward, upright_photo
@@ -67,11 +68,16 @@ class HookClock(FakeClock):
 
 @pytest.fixture(scope="module")
 def pictures() -> dict[str, np.ndarray]:
+    from skimage import data
+
     photo = upright_photo(256)
+    h, w = photo.image.shape[:2]
     return {
         "upright": photo.image,
         "forward": head_forward(photo),
         "black": np.zeros_like(photo.image),
+        # a real scene with nobody in it (a cup on a table): the desk while its user is away
+        "empty": cv2.resize(cv2.cvtColor(data.coffee(), cv2.COLOR_RGB2BGR), (w, h)),
     }
 
 
@@ -425,3 +431,28 @@ def test_status_line_says_building_until_a_fault_has_held(
     assert max(building) < min(held), "building comes first, then the fault that held"
     assert all(lines[i].startswith("posture: good") for i in building)
     assert all(lines[i].startswith("posture: slouching") for i in held)
+
+
+def test_an_empty_desk_is_watched_at_the_idle_rate_and_a_return_followed_at_once(
+    pictures: dict[str, np.ndarray], pose: CachedPose
+) -> None:
+    clock = FakeClock(T0)
+    leave, back = T0 + 30, T0 + 330
+
+    def image_at(t: float) -> np.ndarray:
+        return noisy(pictures["empty" if leave <= t < back else "upright"], t)
+
+    camera = ScriptedCamera(clock, image_at, end_s=back + 40)
+    run = Run(clock, camera, pose)
+    run.run()
+
+    away = [v for v in run.verdicts if leave <= v.t_s < back]
+    assert {v.state for v in away if v.t_s >= leave + 20} == {"away"}
+    # 5 minutes away: one look every 2 s (min_fps 0.5) once away, not 5 a second
+    settled = [v for v in away if v.t_s >= leave + 20]
+    assert len(settled) == pytest.approx((back - leave - 20) * 0.5, abs=2)
+    # the return is seen within one idle interval, then followed at max_fps for settle_s
+    seen = min(v.t_s for v in run.verdicts if v.t_s >= back and v.state == "good")
+    assert seen - back <= 2.1
+    burst = [v for v in run.verdicts if seen <= v.t_s < seen + 10]
+    assert len(burst) >= 45

@@ -53,11 +53,53 @@ def test_noise_alternating_around_the_band_is_not_movement() -> None:
     assert set(_run([60.0] * 5 + [57.5, 62.5] * 20)) == {1.0}
 
 
-@pytest.mark.parametrize(
-    ("state", "busy"), [("slouching", False), ("good", True), ("unknown", False)]
-)
-def test_faults_and_states_other_than_good_keep_max_fps(state: str, busy: bool) -> None:
+@pytest.mark.parametrize(("state", "busy"), [("slouching", False), ("good", True)])
+def test_faults_and_slouching_keep_max_fps(state: str, busy: bool) -> None:
     assert set(_run([60.0] * 30, state=state, busy=busy)) == {5.0}
+
+
+def _states(
+    states: list[tuple[float, str]], *, busy: bool = False
+) -> list[tuple[float, str, float]]:
+    """Looks at the rate's own pace through (from_s, state) stretches: (t, state, fps) each."""
+    rate = AdaptiveRate(RateConfig(min_fps=0.5))
+    t, out = 0.0, []
+    while t < states[-1][0] + 60.0:
+        state = [s for start, s in states if start <= t][-1]
+        dt = rate.next_interval_s(t, state=state, busy=busy, key_metric=60.0)
+        out.append((t, state, 1.0 / dt))
+        t += dt
+    return out
+
+
+def test_a_change_of_state_is_followed_fast_for_settle_s_then_slowly() -> None:
+    looks = _states([(0.0, "good"), (100.0, "unknown"), (200.0, "good")])
+    assert all(f == 0.5 for t, s, f in looks if t < 100.0)  # a steady sitter
+    # a person the model cannot measure (or a dark image): fast while it is new...
+    first_unknown = min(t for t, s, _ in looks if s == "unknown")
+    assert first_unknown <= 102.0
+    assert all(f == 5.0 for t, s, f in looks if first_unknown <= t < first_unknown + 10.0)
+    # ...slow when it lasts, and fast again once the sitter is measurable
+    assert all(f == 0.5 for t, s, f in looks if first_unknown + 10.0 <= t < 200.0)
+    back = min(t for t, s, _ in looks if s == "good" and t >= 200.0)
+    assert back <= 202.0
+    assert all(f == 5.0 for t, s, f in looks if back <= t < back + 10.0)
+    assert all(f == 0.5 for t, s, f in looks if t >= back + 10.0)
+
+
+def test_an_empty_desk_is_watched_at_min_fps() -> None:
+    looks = _states([(0.0, "good"), (20.0, "unknown"), (35.0, "away"), (600.0, "good")])
+    away = [(t, f) for t, s, f in looks if s == "away"]
+    assert away and {f for _, f in away} == {0.5}  # at once, not after settle_s
+    assert len(away) == pytest.approx((600.0 - 35.0) * 0.5, abs=2)
+    back = min(t for t, s, _ in looks if s == "good" and t >= 600.0)
+    assert back - 600.0 <= 2.0  # the return is seen within 1 / min_fps...
+    assert all(f == 5.0 for t, s, f in looks if back <= t < back + 10.0)  # ...and followed
+
+
+def test_away_wins_over_a_stale_fault() -> None:
+    # an episode's faults end with `away` (judge); the rate does not wait for them
+    assert {f for _, s, f in _states([(0.0, "away")], busy=True)} == {0.5}
 
 
 def test_missing_key_metric_is_not_movement() -> None:

@@ -202,11 +202,15 @@ class MonitorConfig:
         "--model overrides it",
     )
     min_fps: float = _f(
-        0.5, "analysis rate while posture is steady and good (frames per second)", 0.2, 30
+        0.5,
+        "analysis rate while nothing changes: steady good posture, an empty desk (frames per "
+        "second)",
+        0.2,
+        30,
     )
     max_fps: float = _f(5.0, "analysis rate cap (frames per second)", 0.2, 30)
     adaptive: bool = _f(
-        True, "look at min_fps while steady and good, up to max_fps when something changes"
+        True, "look at min_fps while nothing changes, up to max_fps when something does"
     )
 
     def __post_init__(self) -> None:
