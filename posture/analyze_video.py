@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
 import sys
 import tempfile
 from datetime import UTC, datetime, timedelta
@@ -101,21 +100,18 @@ def analyze_video(
                         "faults": list(verdict.instant_faults),
                     }
                 )
-                busy = bool(verdict.instant_faults or verdict.active_faults)
-                next_due = frame.t_s + rate.next_interval_s(
-                    frame.t_s, state=verdict.state, busy=busy, key_metric=_key(a.metrics)
-                )
+                next_due = frame.t_s + rate.after(verdict, a.metrics)
     finally:
         if bar is not None:
             bar.close()
         source.close()
+        # The video ends where it was read to, not at the last look: at the idle rate that can
+        # be 1/min_fps earlier, and the last look stands for the rest.
+        read_to_s = max(last_t + 1.0 / source.fps, source.frames_read / source.fps)
         if store is not None:  # also on Ctrl-C / SIGTERM, and for a file without a frame
             anchored = session.t0_s is not None
-            session.close(
-                last_t + 1.0 / source.fps if anchored else None,
-                wall=wall_start or datetime.now(UTC),
-            )
-    end_s = (last_t + 1.0 / source.fps) if frames else 0.0
+            session.close(read_to_s if anchored else None, wall=wall_start or datetime.now(UTC))
+    end_s = read_to_s if frames else 0.0
     summary = video_summary(verdicts, session.events, start_s=0.0, end_s=end_s)
     summary["alerts"] = [
         {"t": round(a.t_s, 3), "kind": a.kind, "text": f"{a.title}: {a.body}"}
@@ -135,11 +131,6 @@ def analyze_video(
             source.frame_count,
         )
     return {"source": str(path), "model": model_name, "frames": frames, "summary": summary}
-
-
-def _key(metrics: dict[str, float]) -> float:
-    v = metrics.get("cva_deg", math.nan)
-    return v if not math.isnan(v) else metrics.get("neck_angle_deg", math.nan)
 
 
 def run_video(args: argparse.Namespace, path: Path) -> int:

@@ -238,26 +238,12 @@ class Monitor:
                 if verdict is None:
                     continue
                 last_t = t_s
-                busy = bool(verdict.instant_faults or verdict.active_faults)
-                interval = self.rate.next_interval_s(
-                    t_s,
-                    state=verdict.state,
-                    busy=busy,
-                    key_metric=self._key_metric(),
-                )
-                next_due = t_s + interval
+                next_due = t_s + self.rate.after(verdict, self._last_analysis.metrics)
         finally:
             self._shutdown(result, last_t)
         if self.stop_requested.is_set():
             result.stopped_by = self.stop_reason or "stopped"
         return result
-
-    def _key_metric(self) -> float:
-        a = self._last_analysis
-        if a is None:
-            return math.nan
-        v = float(a.metrics.get("cva_deg", math.nan))
-        return v if not math.isnan(v) else float(a.metrics.get("neck_angle_deg", math.nan))
 
     _last_analysis: Any = None
     _deadline: float | None = None  # monotonic time when `max_seconds` runs out

@@ -244,6 +244,9 @@ def measure_model_noise(model: Path, photos: int = 3, frames: int = 90) -> tuple
 SIDE_DATA = sitting_side_dir()
 STEADY_PHOTO = "image_20241009_224659_jpg.rf.455cdd67f9795c08ba1be20a12d4cda4.jpg"
 """A 'good' side photo (CVA estimate about 84 deg): the steady good sitter."""
+SLOUCH_PHOTO = "bad_posture_20241012_172107_png.rf.32fa87db9887c89def7ec63fecbb7968.jpg"
+"""The first 'bad' side photo of the labels (annotated head-shoulder angle 38 deg, CVA estimate
+about 33 deg): forward head throughout, and a head drop at the edge of its threshold."""
 
 GOALS = {
     "cpu_ratio_vs_naive": ("<=", 0.6),
@@ -283,6 +286,14 @@ def _side_photo() -> np.ndarray:
 
         image = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
     return image
+
+
+def _slouch_photo() -> np.ndarray | None:
+    """The slouched sitter (BGR), or None without the sitting-side data."""
+    import cv2
+
+    path = SIDE_DATA / SLOUCH_PHOTO
+    return cv2.imread(str(path)) if path.is_file() else None
 
 
 def write_clip(path: Path, frames: list[np.ndarray] | Any, fps: float = 30.0) -> Path:
@@ -904,16 +915,32 @@ def run_pipeline_bench(model: Path, quick: bool, lite: Path | None = None) -> di
         out.update(bench_analyze(model, clip, tmp))
         out.update(finish_monitor(proc, sampler))
         out["monitor_clip_s"] = steady_s
-        # then the webcam stand-in (the monitor figure above ran beside the other stages), once
-        # on the steady sitter and once on the desk with nobody at it, side by side: together
-        # they cost about 2 % of one core
-        away = write_clip(tmp / "away.mp4", empty_desk_frames(int(steady_s * 30)))
-        cam = start_camera_monitor(model, steady, tmp / "camera")
-        cam_sampler = sample_monitor(cam, steady_s, settle_s, "camera_monitor")
-        desk = start_camera_monitor(model, away, tmp / "away")
-        desk_sampler = sample_monitor(desk, steady_s, settle_s, "away_monitor")
-        out.update(finish_monitor(cam, cam_sampler, "camera_monitor"))
-        out.update(finish_monitor(desk, desk_sampler, "away_monitor"))
+        # then the webcam stand-in (the monitor figure above ran beside the other stages), side
+        # by side on three still scenes: the steady sitter, the desk with nobody at it, and a
+        # long slouch, sampled from 20 s after its episode started (at 30 s) to its end
+        scenes = {
+            "camera_monitor": (steady, steady_s, settle_s),
+            "away_monitor": (
+                write_clip(tmp / "away.mp4", empty_desk_frames(int(steady_s * 30))),
+                steady_s,
+                settle_s,
+            ),
+        }
+        slouched = _slouch_photo()
+        if slouched is not None:
+            slouch_s, slouch_settle_s = (9.0, 4.0) if quick else (110.0, 50.0)
+            frames_s = steady_frames(slouched, int(slouch_s * 30))
+            scenes["slouch_monitor"] = (
+                write_clip(tmp / "slouch.mp4", frames_s),
+                slouch_s,
+                slouch_settle_s,
+            )
+        running = {}
+        for key, (scene, length_s, from_s) in scenes.items():
+            child = start_camera_monitor(model, scene, tmp / key)
+            running[key] = (child, sample_monitor(child, length_s, from_s, key))
+        for key, (child, sampler) in running.items():
+            out.update(finish_monitor(child, sampler, key))
         err = mem.communicate()[1].decode(errors="replace")
         if mem.returncode != 0:
             raise RuntimeError(f"memory loop failed: {err[-2000:]}")

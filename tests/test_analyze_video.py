@@ -128,6 +128,29 @@ def test_truncated_video_keeps_what_was_read(
     assert n >= 10 and end is not None
 
 
+def test_the_video_ends_at_its_end_not_at_the_last_look(
+    model_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a still good sitter: after the first look's burst the rate is 0.5 fps, so the last look
+    # falls up to 2 s before the end of the file
+    frames = moving_photo_clip(_photo("good"), n=int(30 * FPS), size=(240, 240), seed=4)
+    path = tmp_path / "still.avi"
+    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), FPS, (240, 240))
+    for f in frames:
+        out.write(f)
+    out.release()
+    db = tmp_path / "h.sqlite3"
+    code = main(["analyze", str(path), "--json", "--model", str(model_path), "--db", str(db)])
+    doc = json.loads(capsys.readouterr().out)
+    assert code == 0
+    last_look = doc["frames"][-1]["t"]
+    assert last_look < 29.0  # the case this is about
+    assert doc["summary"]["seconds"] == pytest.approx(30.0, abs=1e-6)
+    with sqlite3.connect(db) as conn:
+        (start, end) = conn.execute("SELECT start_unix, end_unix FROM sessions").fetchone()
+    assert end - start == pytest.approx(30.0, abs=0.01)
+
+
 @pytest.mark.parametrize("content", [b"", b"this is not a video at all" * 100])
 def test_unreadable_video_is_a_clear_error(
     content: bytes, model_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]

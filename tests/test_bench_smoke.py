@@ -14,6 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from posture.testing import sitting_side_dir
+
 REPO = Path(__file__).resolve().parents[1]
 
 STAGES = (
@@ -101,6 +103,12 @@ def test_quick_bench_writes_every_measurement_and_goal(
     # the empty desk: the monitor ran on it and saw nobody (away only after 15 s: a full run)
     assert doc["away_monitor_exit_code"] == 0 and doc["away_monitor_cpu_share_of_core"] > 0
     assert "no person" in doc["away_monitor_output_tail"][0], doc["away_monitor_output_tail"]
+    # the slouched sitter (a labelled photo): its forward head is seen (an episode needs 30 s)
+    if (sitting_side_dir() / "labels.csv").is_file():
+        assert doc["slouch_monitor_exit_code"] == 0
+        assert doc["slouch_monitor_cpu_share_of_core"] > 0
+        tail = doc["slouch_monitor_output_tail"]
+        assert "forward head" in tail[0], tail
 
     # what dropping the segmentation head buys: both models on the same frames, same landmarks
     head = doc["segmentation_head"]

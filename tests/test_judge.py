@@ -257,6 +257,60 @@ def test_recovery_needs_most_of_the_recover_window_good() -> None:
     assert ("good", "slouching") in changes and ("slouching", "good") in changes
 
 
+def _deciding(s: Script, a: float, b: float) -> set[tuple[str, ...]]:
+    return {v.deciding_faults for t, v, _ in s.steps if a <= t < b}
+
+
+def test_a_fault_is_deciding_while_its_persistence_or_recovery_window_is_open() -> None:
+    s = make()
+    s.run(10, GOOD)
+    s.run(45, FORWARD)  # 10..54: onset 10, active at 40
+    assert _deciding(s, 0, 10) == {()}
+    assert _deciding(s, 10, 40) == {("forward_head",)}  # a slouch or a glance: not yet known
+    assert _deciding(s, 40, 55) == {()}  # the episode runs: nothing left to tell apart
+    s.run(3, GOOD)  # 55..57: straightening up, or a blip: the recovery window opens at 55
+    s.run(2, FORWARD)  # 58..59: a blip it was; the window stays open whatever a frame shows
+    assert _deciding(s, 55, 60) == {("forward_head",)}
+    s.run(31, FORWARD)  # 60..90: the window ends at 65; the fault shows for 30 s
+    assert _deciding(s, 65, 91) == {()}
+    s.run(20, GOOD)  # 91..110: a new window at 91; recovered at 99
+    (rec,) = s.events(Recovered)
+    assert rec.t_s == 99.0
+    assert _deciding(s, 91, rec.t_s) == {("forward_head",)}
+    assert _deciding(s, rec.t_s, 111) == {()}
+
+
+def test_a_fault_that_comes_and_goes_in_an_episode_uses_up_one_recovery_window() -> None:
+    s = make()
+    s.run(40, FORWARD)  # active at 30
+    for _ in range(20):  # good 2 s in 5: never recovers, never back for 30 s
+        s.run(3, FORWARD)
+        s.run(2, GOOD)
+    assert s.events(Recovered) == [] and s.last.state == "slouching"
+    first_good = 43.0
+    assert _deciding(s, first_good, first_good + 10) == {("forward_head",)}
+    assert _deciding(s, first_good + 10, 140) == {()}
+
+
+def test_a_borderline_fault_stops_deciding_once_its_run_is_older_than_persistence() -> None:
+    s = make()
+    for _ in range(30):  # seen 3 s in 4 (75 %): never 80 % of 30 s, but never gone 6 s
+        s.run(3, FORWARD)
+        s.run(1, GOOD)
+    assert s.events(SlouchStarted) == []
+    seen = [(t, v.deciding_faults) for t, v, _ in s.steps if v.instant_faults]
+    assert {d for t, d in seen if t < 30} == {("forward_head",)}
+    assert {d for t, d in seen if t >= 30} == {()}
+
+
+def test_unmeasurable_frames_decide_nothing() -> None:
+    s = make()
+    s.run(40, FORWARD)
+    s.run(5, {"cva_deg": math.nan, "neck_flexion_deg": math.nan, "shoulder_protraction": math.nan})
+    assert s.last.state == "unknown" and s.last.active_faults == ("forward_head",)
+    assert _deciding(s, 40, 45) == {()}
+
+
 def test_a_fault_broken_by_a_gap_in_observations_starts_over() -> None:
     s = make()
     s.run(20, FORWARD)

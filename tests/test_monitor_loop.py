@@ -25,7 +25,7 @@ from posture.adapters import control
 from posture.adapters.control import ControlRequest, ControlServer
 from posture.app import LazyJudge, ProfileChoice
 from posture.core.config import JudgeConfig
-from posture.core.events import Nudge, SlouchStarted
+from posture.core.events import Nudge, Recovered, SlouchStarted
 from posture.core.rate import AdaptiveRate, RateConfig
 from posture.monitor import Monitor, MonitorResult, StatusLine
 from posture.pipeline import FrameAnalyzer
@@ -456,3 +456,39 @@ def test_an_empty_desk_is_watched_at_the_idle_rate_and_a_return_followed_at_once
     assert seen - back <= 2.1
     burst = [v for v in run.verdicts if seen <= v.t_s < seen + 10]
     assert len(burst) >= 45
+
+
+def test_a_long_slouch_is_looked_at_slowly_and_its_recovery_followed_closely(
+    pictures: dict[str, np.ndarray], pose: CachedPose
+) -> None:
+    clock = FakeClock(T0)
+    slouch, up = T0 + 10, T0 + 310
+
+    def image_at(t: float) -> np.ndarray:
+        return noisy(pictures["forward" if slouch <= t < up else "upright"], t)
+
+    camera = ScriptedCamera(clock, image_at, end_s=up + 40)
+    run = Run(clock, camera, pose, judge=JudgeConfig(persistence_s=10))
+    run.run()
+
+    started = [e for e in run.session.events if isinstance(e, SlouchStarted)]
+    nudges = [e for e in run.session.events if isinstance(e, Nudge)]
+    assert len(started) == 1 and nudges, run.session.events
+    # seen within one idle look, then building (not yet an episode) at max_fps: the episode
+    # starts persistence_s after its onset, plus at most one fast look
+    assert started[0].start_s - slouch <= 2.1
+    assert started[0].t_s - started[0].start_s <= 10.0 + 0.25
+    active = min(v.t_s for v in run.verdicts if v.state == "slouching")
+    # once the episode runs and settle_s has passed: one look every 2 s, not 5 a second
+    going_on = [v for v in run.verdicts if active + 10 <= v.t_s < up]
+    assert {v.state for v in going_on} == {"slouching"}
+    assert len(going_on) == pytest.approx((up - active - 10) * 0.5, abs=2)
+    # straightening up is seen within one idle look and then followed at max_fps: the episode
+    # ends after 8 of 10 s good, as at any rate
+    first_good = min(v.t_s for v in run.verdicts if v.t_s >= up and not v.instant_faults)
+    assert first_good - up <= 2.1
+    recovered = [e for e in run.session.events if isinstance(e, Recovered)]
+    assert len(recovered) == 1
+    ended = min(v.t_s for v in run.verdicts if v.t_s >= up and v.state == "good")
+    assert ended - up <= 2.1 + 8.5
+    assert len([v for v in run.verdicts if first_good <= v.t_s < ended]) >= 35

@@ -8,7 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from posture.core.rate import AdaptiveRate, RateConfig
+from posture.core.events import Verdict
+from posture.core.rate import AdaptiveRate, RateConfig, key_metric, worth_following
 
 
 def _run(values: list[float], *, state: str = "good", busy: bool = False) -> list[float]:
@@ -53,9 +54,9 @@ def test_noise_alternating_around_the_band_is_not_movement() -> None:
     assert set(_run([60.0] * 5 + [57.5, 62.5] * 20)) == {1.0}
 
 
-@pytest.mark.parametrize(("state", "busy"), [("slouching", False), ("good", True)])
-def test_faults_and_slouching_keep_max_fps(state: str, busy: bool) -> None:
-    assert set(_run([60.0] * 30, state=state, busy=busy)) == {5.0}
+@pytest.mark.parametrize("state", ["good", "slouching"])
+def test_something_to_follow_keeps_max_fps(state: str) -> None:
+    assert set(_run([60.0] * 30, state=state, busy=True)) == {5.0}
 
 
 def _states(
@@ -218,3 +219,39 @@ def test_looks_of_a_fast_burst_do_not_shrink_the_noise_estimate() -> None:
 def test_bad_noise_settings_raise(kw: dict[str, float]) -> None:
     with pytest.raises(ValueError, match=next(iter(kw))):
         RateConfig(**kw)  # type: ignore[arg-type]
+
+
+def test_a_slouch_that_goes_on_is_looked_at_slowly_once_its_episode_has_started() -> None:
+    looks = _states([(0.0, "good"), (50.0, "slouching"), (400.0, "good")])
+    start = min(t for t, s, _ in looks if s == "slouching")
+    assert all(f == 5.0 for t, s, f in looks if start <= t < start + 10.0)  # the change
+    assert all(f == 0.5 for t, s, f in looks if start + 10.0 <= t < 400.0)
+
+
+def test_worth_following_is_a_fault_whose_window_is_deciding() -> None:
+    assert not worth_following(Verdict(t_s=0.0, state="good"))
+    # a slouch going on: seen and active, but nothing to tell apart
+    going_on = ("forward_head",)
+    assert not worth_following(
+        Verdict(t_s=0.0, state="slouching", instant_faults=going_on, active_faults=going_on)
+    )
+    building = Verdict(t_s=0.0, state="good", instant_faults=going_on, deciding_faults=going_on)
+    assert worth_following(building)
+
+
+def test_key_metric_is_the_cva_estimate_else_the_neck_angle() -> None:
+    assert key_metric({"cva_deg": 52.0, "neck_angle_deg": 70.0}) == 52.0
+    assert key_metric({"cva_deg": math.nan, "neck_angle_deg": 70.0}) == 70.0
+    assert math.isnan(key_metric({"cva_deg": math.nan, "neck_angle_deg": math.nan}))
+    assert math.isnan(key_metric({}))
+
+
+def test_after_reads_the_verdict_and_the_metrics() -> None:
+    rate = AdaptiveRate(RateConfig(min_fps=0.5))
+    calm = Verdict(t_s=0.0, state="good")
+    assert rate.after(calm, {"cva_deg": 60.0}) == 2.0
+    fault = ("forward_head",)
+    building = Verdict(t_s=2.0, state="good", instant_faults=fault, deciding_faults=fault)
+    assert rate.after(building, {"cva_deg": 45.0}) == 0.2
+    # settle_s later, nothing happening any more: slow again
+    assert rate.after(Verdict(t_s=12.5, state="good"), {"cva_deg": 60.0}) == 2.0

@@ -32,6 +32,9 @@ class Verdict:
 
     instant_faults: faults present in this frame against the profile (no persistence).
     active_faults: faults whose persistence window currently holds (an episode is running).
+    deciding_faults: faults a window is deciding now (usable frames only): a run younger than
+    the persistence time (a slouch or a glance?), or an active fault within the recovery window
+    from its first good frame (straightening up, or a blip?).
     deviations: per metric, signed distance from baseline in the metric's unit (degrees or
     ratio), NaN when invalid; positive means "worse" for every metric.
     """
@@ -40,6 +43,7 @@ class Verdict:
     state: State
     instant_faults: tuple[str, ...] = ()
     active_faults: tuple[str, ...] = ()
+    deciding_faults: tuple[str, ...] = ()
     deviations: dict[str, float] = field(default_factory=dict)
     reason: str = ""
     """Why the state is `unknown` or `away` (e.g. "view differs from profile"), else empty."""

@@ -224,6 +224,8 @@ class _FaultTrack:
     onset_s: float | None = None
     last_fault_s: float | None = None
     last_known_s: float | None = None
+    last_good_s: float | None = None
+    recovery_s: float | None = None  # first good frame of the active fault's recovery window
     active: bool = False
     active_order: int = 0
     run_sum: float = 0.0  # main-metric deviation over the run's faulty frames
@@ -353,6 +355,8 @@ class Judge:
             tr.status = s
             if s is not None:
                 tr.last_known_s = t
+            if s is False:
+                tr.last_good_s = t
             if tr.last_fault_s is not None and t - tr.last_fault_s > self._run_gap_s:
                 tr.onset_s = None  # the run was broken: the fault was gone too long
             if s:
@@ -372,6 +376,7 @@ class Judge:
         if usable:
             self._last_usable_s = t
             self._update_faults(t)
+            self._open_recovery_windows(t)
         if signal == "away":
             self._end_episode(t, events, why="away")
         elif self._episode is not None and not usable:
@@ -398,6 +403,11 @@ class Judge:
             state=new,
             instant_faults=tuple(f for f in FAULTS if statuses.get(f)),
             active_faults=tuple(f for f in FAULTS if f in self._tracks and self._tracks[f].active),
+            deciding_faults=tuple(
+                f
+                for f in FAULTS
+                if usable and f in self._tracks and self._deciding(self._tracks[f], t)
+            ),
             deviations=deviations,
             reason=reason,
         )
@@ -462,6 +472,37 @@ class Judge:
                     tr.active = False
             elif tr.last_known_s is not None and t - tr.last_known_s >= cfg.unknown_ends_episode_s:
                 tr.active = False
+
+    def _open_recovery_windows(self, t: float) -> None:
+        """Date each active fault's recovery window from its first good frame.
+
+        The window is used up by the recovery, or when the fault has then shown in every frame
+        for `persistence_s` (back as firmly as when it started), and only then can a good frame
+        open another. A fault that comes and goes keeps its used-up window, so a borderline
+        episode is not deciding for ever.
+        """
+        window = self.config.persistence_s
+        for tr in self._tracks.values():
+            if not tr.active:
+                tr.recovery_s = None
+            elif tr.status is False and tr.recovery_s is None:
+                tr.recovery_s = t
+            elif tr.recovery_s is not None and (tr.last_good_s or -math.inf) <= t - window:
+                tr.recovery_s = None
+
+    def _deciding(self, tr: _FaultTrack, t: float) -> bool:
+        """Whether a window that decides the fault is open (see `Verdict.deciding_faults`).
+
+        Building: the persistence window from the run's onset. Easing: the recovery window from
+        the active fault's first good frame. Whatever each frame inside shows, so a caller that
+        samples faster while deciding samples the whole window alike. A run older than the
+        persistence time that has not activated is a borderline fault, seen in some frames
+        only: it can still activate, but no window is deciding it.
+        """
+        cfg = self.config
+        if tr.active:
+            return tr.recovery_s is not None and t - tr.recovery_s < cfg.recover_window_s
+        return tr.onset_s is not None and t - tr.onset_s < cfg.persistence_s
 
     # -- episodes and alerts ----------------------------------------------------------------
 

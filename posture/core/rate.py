@@ -1,19 +1,24 @@
 """Adaptive analysis rate: look rarely while nothing changes, often when something does.
 
 Inference is nearly all of the monitor's cost, so the rate is the battery knob. The policy:
-`max_fps` while anything is happening (a fault present in the last frame, an episode building or
-running, the state `slouching`, the key metric moving out of its band, or the first `settle_s`
-after a `kick` or a change of state), then it relaxes to `min_fps` once nothing has happened for
-`settle_s`. A fault that appears while sampling slowly is therefore seen at most 1/min_fps late,
-well inside the 30 s persistence time, and from then on followed closely.
+`max_fps` while something is happening, then `min_fps` once nothing has for `settle_s`.
+Happening means a fault the judge is deciding (`worth_following`: a run within its persistence
+window, or an active fault within its recovery window), the key metric moving out of its band,
+a change of state, or a `kick` (a resume, the camera coming back). A fault that appears while
+sampling slowly is therefore seen at most 1/min_fps late, well inside the 30 s persistence time,
+and from then on followed closely until its episode starts or the glance is over.
 
-A state that merely persists is not something happening. `away` (nobody seen for
-`judge.away_after_s`) is sampled at `min_fps` at once: there is nobody to follow, and a return is
-seen within 1/min_fps. Before this, every state but `good` held `max_fps`, so an empty desk was
-watched at 5 fps: 9.5 % of a core on the bench's file monitor, against 1.2 % for a steady sitter,
-for the hours a day people spend away from their desks. `unknown` (a person the model cannot
-measure, a dark or frozen image) is sampled fast for `settle_s` after it begins, as any change
-is, and slowly if it lasts; the next usable look changes the state and speeds the rate up again.
+A state that merely lasts is not something happening. A slouch that goes on after its episode
+started is looked at every 1/min_fps: its nudge and escalation come at most that late, and the
+first look that shows the sitter straightening up speeds the rate up for the recovery. Nor is a
+borderline fault that has come and gone for longer than the persistence time without holding.
+`away` (nobody seen for `judge.away_after_s`) is sampled at `min_fps` at once: there is nobody
+to follow, and a return is seen within 1/min_fps. `unknown` (a person the model cannot measure,
+a dark or frozen image) is followed fast for `settle_s` after it begins, as any change is, and
+slowly if it lasts. Before this every state but `good`, and every fault seen, held `max_fps`: an
+empty desk and a long slouch each cost 7-10 % of a core instead of about 1 %
+(docs/PERFORMANCE.md, session 8), for the hours a day people spend away from their desks or,
+the very people this is for, slouched.
 
 "Moving" is judged against a slowly updated reference, not the previous look, and only once
 the key metric has stayed outside the band around it for `confirm_s` and `confirm_looks` looks
@@ -32,13 +37,16 @@ noise is estimated from the difference between successive looks (half its square
 variance), which a slow drift of posture barely changes, so a drift cannot widen the band that
 should catch it; only looks inside the band and at least `NOISE_MIN_GAP_S` after the previous one
 count, so a sudden change does not widen it either, and the filter-smoothed looks of a fast burst
-do not shrink it. A fault is never missed by any of this: faults set the rate to `max_fps`.
+do not shrink it. A fault is never missed by any of this: a deciding fault sets `max_fps`.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
+
+from posture.core.events import Verdict
 
 NOISE_MIN_GAP_S = 1.0
 """Looks closer together than this are smoothed into each other by the One Euro filter (time
@@ -142,10 +150,22 @@ class AdaptiveRate:
         self._outside_looks = 0
         return True
 
+    def after(self, verdict: Verdict, metrics: Mapping[str, float]) -> float:
+        """Return the interval until the next look (what the monitor and `posture analyze` call).
+
+        `verdict` is the judge's on the last look, `metrics` that look's smoothed metrics.
+        """
+        return self.next_interval_s(
+            verdict.t_s,
+            state=verdict.state,
+            busy=worth_following(verdict),
+            key_metric=key_metric(metrics),
+        )
+
     def next_interval_s(
         self, t_s: float, *, state: str, busy: bool, key_metric: float = math.nan
     ) -> float:
-        """`busy`: a fault seen now or an episode building. `key_metric`: e.g. the CVA estimate."""
+        """`busy`: something to follow closely (`worth_following`). `key_metric`: `key_metric`."""
         c = self.config
         if not c.adaptive:
             return 1.0 / c.max_fps
@@ -154,7 +174,7 @@ class AdaptiveRate:
         self._last_state = state
         if state == "away":
             self._busy_until_s = -math.inf  # nobody to follow: a return changes the state
-        elif busy or moved or changed or state == "slouching":
+        elif busy or moved or changed:
             self._busy_until_s = t_s + c.settle_s
         fps = c.max_fps if t_s < self._busy_until_s else c.min_fps
         return 1.0 / fps
@@ -168,3 +188,25 @@ class AdaptiveRate:
         self._reference = math.nan
         self._outside_since_s = math.nan
         self._last_value = math.nan
+
+
+def worth_following(verdict: Verdict) -> bool:
+    """Tell whether a window of the judge's is deciding a fault (`Verdict.deciding_faults`).
+
+    The persistence window of a young run (a slouch, or a glance?) or the recovery window of
+    an active fault (straightening up, or a blip?). Sampling such a window at `max_fps`
+    throughout, whatever each look shows, keeps the judge's time-weighted share fair: a rate
+    that followed each look's status would weigh faulty and good looks differently. A slouch
+    that goes on, or a borderline fault that has come and gone for longer than its window,
+    is decided by nothing and is looked at every 1/min_fps.
+    """
+    return bool(verdict.deciding_faults)
+
+
+def key_metric(metrics: Mapping[str, float]) -> float:
+    """Return the metric whose movement counts as a change of posture.
+
+    The CVA estimate in side views, else the neck angle (frontal views); NaN when neither is valid.
+    """
+    v = metrics.get("cva_deg", math.nan)
+    return v if not math.isnan(v) else metrics.get("neck_angle_deg", math.nan)
