@@ -796,6 +796,20 @@ def finish_monitor(
     }
 
 
+def run_camera_monitors(
+    model: Path, scenes: dict[str, tuple[Path, float, float]], tmp: Path
+) -> dict[str, Any]:
+    """Webcam stand-ins side by side, one per scene: key -> (clip, its length, sample from)."""
+    running = {}
+    for key, (scene, length_s, from_s) in scenes.items():
+        child = start_camera_monitor(model, scene, tmp / key)
+        running[key] = (child, sample_monitor(child, length_s, from_s, key))
+    out: dict[str, Any] = {}
+    for key, (child, sampler) in running.items():
+        out.update(finish_monitor(child, sampler, key))
+    return out
+
+
 def bench_memory(model: Path, frames: list[np.ndarray], n: int, tmp: Path) -> dict[str, float]:
     """RSS before and after n frames through FrameAnalyzer, judge and store (frames cycled)."""
     from posture.adapters.pose import MediaPipePose
@@ -915,9 +929,9 @@ def run_pipeline_bench(model: Path, quick: bool, lite: Path | None = None) -> di
         out.update(bench_analyze(model, clip, tmp))
         out.update(finish_monitor(proc, sampler))
         out["monitor_clip_s"] = steady_s
-        # then the webcam stand-in (the monitor figure above ran beside the other stages), side
-        # by side on three still scenes: the steady sitter, the desk with nobody at it, and a
-        # long slouch, sampled from 20 s after its episode started (at 30 s) to its end
+        # then the webcam stand-in (the monitor figure above ran beside the other stages): on the
+        # steady sitter and on the desk with nobody at it side by side (both light), then alone
+        # on a long slouch, sampled from 20 s after its episode started (at 30 s) to its end
         scenes = {
             "camera_monitor": (steady, steady_s, settle_s),
             "away_monitor": (
@@ -926,21 +940,13 @@ def run_pipeline_bench(model: Path, quick: bool, lite: Path | None = None) -> di
                 settle_s,
             ),
         }
+        out.update(run_camera_monitors(model, scenes, tmp))
         slouched = _slouch_photo()
         if slouched is not None:
             slouch_s, slouch_settle_s = (9.0, 4.0) if quick else (110.0, 50.0)
-            frames_s = steady_frames(slouched, int(slouch_s * 30))
-            scenes["slouch_monitor"] = (
-                write_clip(tmp / "slouch.mp4", frames_s),
-                slouch_s,
-                slouch_settle_s,
-            )
-        running = {}
-        for key, (scene, length_s, from_s) in scenes.items():
-            child = start_camera_monitor(model, scene, tmp / key)
-            running[key] = (child, sample_monitor(child, length_s, from_s, key))
-        for key, (child, sampler) in running.items():
-            out.update(finish_monitor(child, sampler, key))
+            clip_s = write_clip(tmp / "slouch.mp4", steady_frames(slouched, int(slouch_s * 30)))
+            scene = {"slouch_monitor": (clip_s, slouch_s, slouch_settle_s)}
+            out.update(run_camera_monitors(model, scene, tmp))
         err = mem.communicate()[1].decode(errors="replace")
         if mem.returncode != 0:
             raise RuntimeError(f"memory loop failed: {err[-2000:]}")

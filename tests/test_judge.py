@@ -292,7 +292,7 @@ def test_a_fault_that_comes_and_goes_in_an_episode_uses_up_one_recovery_window()
     assert _deciding(s, first_good + 10, 140) == {()}
 
 
-def test_a_borderline_fault_stops_deciding_once_its_run_is_older_than_persistence() -> None:
+def test_a_borderline_fault_is_decided_by_one_window() -> None:
     s = make()
     for _ in range(30):  # seen 3 s in 4 (75 %): never 80 % of 30 s, but never gone 6 s
         s.run(3, FORWARD)
@@ -301,6 +301,19 @@ def test_a_borderline_fault_stops_deciding_once_its_run_is_older_than_persistenc
     seen = [(t, v.deciding_faults) for t, v, _ in s.steps if v.instant_faults]
     assert {d for t, d in seen if t < 30} == {("forward_head",)}
     assert {d for t, d in seen if t >= 30} == {()}
+
+
+def test_glances_reopen_the_window_only_after_a_persistence_time_without_one() -> None:
+    s = make()
+    for _ in range(6):  # a 2 s glance every 20 s: 0, 20, ... 100
+        s.run(2, FORWARD)
+        s.run(18, GOOD)
+    assert s.events(SlouchStarted) == []
+    assert _deciding(s, 0, 30) == {("forward_head",)}  # the first glance opens a window...
+    assert _deciding(s, 30, 120) == {()}  # ...the next ones come before it was given back
+    s.run(31, GOOD)  # 120..150: no glance for 30 s since the last one (at 101)
+    s.run(2, FORWARD)  # 151: a glance decided afresh
+    assert s.last.deciding_faults == ("forward_head",)
 
 
 def test_unmeasurable_frames_decide_nothing() -> None:

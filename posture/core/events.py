@@ -32,9 +32,10 @@ class Verdict:
 
     instant_faults: faults present in this frame against the profile (no persistence).
     active_faults: faults whose persistence window currently holds (an episode is running).
-    deciding_faults: faults a window is deciding now (usable frames only): a run younger than
-    the persistence time (a slouch or a glance?), or an active fault within the recovery window
-    from its first good frame (straightening up, or a blip?).
+    deciding_faults: faults a window is deciding now (usable frames only): the persistence
+    window from a fault's first faulty frame (a slouch or a glance?), or an active fault's
+    recovery window from its first good frame (straightening up, or a blip?). A window, once
+    opened, is used up until the fault has shown the other way for the persistence time.
     deviations: per metric, signed distance from baseline in the metric's unit (degrees or
     ratio), NaN when invalid; positive means "worse" for every metric.
     """

@@ -225,7 +225,8 @@ class _FaultTrack:
     last_fault_s: float | None = None
     last_known_s: float | None = None
     last_good_s: float | None = None
-    recovery_s: float | None = None  # first good frame of the active fault's recovery window
+    building_s: float | None = None  # opening of the persistence window that decides it
+    recovery_s: float | None = None  # opening of the recovery window, once active
     active: bool = False
     active_order: int = 0
     run_sum: float = 0.0  # main-metric deviation over the run's faulty frames
@@ -376,7 +377,7 @@ class Judge:
         if usable:
             self._last_usable_s = t
             self._update_faults(t)
-            self._open_recovery_windows(t)
+            self._open_windows(t)
         if signal == "away":
             self._end_episode(t, events, why="away")
         elif self._episode is not None and not usable:
@@ -473,36 +474,40 @@ class Judge:
             elif tr.last_known_s is not None and t - tr.last_known_s >= cfg.unknown_ends_episode_s:
                 tr.active = False
 
-    def _open_recovery_windows(self, t: float) -> None:
-        """Date each active fault's recovery window from its first good frame.
+    def _open_windows(self, t: float) -> None:
+        """Open, and use up, the windows that decide each fault (`Verdict.deciding_faults`).
 
-        The window is used up by the recovery, or when the fault has then shown in every frame
-        for `persistence_s` (back as firmly as when it started), and only then can a good frame
-        open another. A fault that comes and goes keeps its used-up window, so a borderline
-        episode is not deciding for ever.
+        A fault's first faulty frame opens its persistence window (a slouch, or a glance?); an
+        active fault's first good frame opens its recovery window (straightening up, or a
+        blip?). A window, once opened, is used up until the fault has shown the other way for
+        `persistence_s`: gone for that long, or back for that long. So a fault that comes and
+        goes, or glances every few seconds, is decided by one window, not by one after another.
         """
-        window = self.config.persistence_s
+        hold = self.config.persistence_s
         for tr in self._tracks.values():
-            if not tr.active:
+            if tr.active:
+                tr.building_s = None
+                if tr.status is False and tr.recovery_s is None:
+                    tr.recovery_s = t
+                elif tr.recovery_s is not None and (tr.last_good_s or -math.inf) <= t - hold:
+                    tr.recovery_s = None
+            else:
                 tr.recovery_s = None
-            elif tr.status is False and tr.recovery_s is None:
-                tr.recovery_s = t
-            elif tr.recovery_s is not None and (tr.last_good_s or -math.inf) <= t - window:
-                tr.recovery_s = None
+                if tr.status and tr.building_s is None:
+                    tr.building_s = t
+                elif tr.building_s is not None and (tr.last_fault_s or -math.inf) <= t - hold:
+                    tr.building_s = None
 
     def _deciding(self, tr: _FaultTrack, t: float) -> bool:
-        """Whether a window that decides the fault is open (see `Verdict.deciding_faults`).
+        """Whether a window that decides the fault is open (see `_open_windows`).
 
-        Building: the persistence window from the run's onset. Easing: the recovery window from
-        the active fault's first good frame. Whatever each frame inside shows, so a caller that
-        samples faster while deciding samples the whole window alike. A run older than the
-        persistence time that has not activated is a borderline fault, seen in some frames
-        only: it can still activate, but no window is deciding it.
+        Whatever each frame inside it shows, so a caller that samples faster while deciding
+        samples the whole window alike.
         """
         cfg = self.config
         if tr.active:
             return tr.recovery_s is not None and t - tr.recovery_s < cfg.recover_window_s
-        return tr.onset_s is not None and t - tr.onset_s < cfg.persistence_s
+        return tr.building_s is not None and t - tr.building_s < cfg.persistence_s
 
     # -- episodes and alerts ----------------------------------------------------------------
 

@@ -2,23 +2,23 @@
 
 Inference is nearly all of the monitor's cost, so the rate is the battery knob. The policy:
 `max_fps` while something is happening, then `min_fps` once nothing has for `settle_s`.
-Happening means a fault the judge is deciding (`worth_following`: a run within its persistence
-window, or an active fault within its recovery window), the key metric moving out of its band,
-a change of state, or a `kick` (a resume, the camera coming back). A fault that appears while
-sampling slowly is therefore seen at most 1/min_fps late, well inside the 30 s persistence time,
-and from then on followed closely until its episode starts or the glance is over.
+Happening means a fault the judge is deciding (`worth_following`: a fault within the persistence
+window its first sighting opened, or an active fault within its recovery window), the key
+metric moving out of its band, a change of state, or a `kick` (a resume, the camera coming
+back). A fault that appears while sampling slowly is therefore seen at most 1/min_fps late, well
+inside the 30 s persistence time, and from then on followed closely until its window has passed.
 
 A state that merely lasts is not something happening. A slouch that goes on after its episode
 started is looked at every 1/min_fps: its nudge and escalation come at most that late, and the
-first look that shows the sitter straightening up speeds the rate up for the recovery. Nor is a
-borderline fault that has come and gone for longer than the persistence time without holding.
-`away` (nobody seen for `judge.away_after_s`) is sampled at `min_fps` at once: there is nobody
-to follow, and a return is seen within 1/min_fps. `unknown` (a person the model cannot measure,
-a dark or frozen image) is followed fast for `settle_s` after it begins, as any change is, and
-slowly if it lasts. Before this every state but `good`, and every fault seen, held `max_fps`: an
-empty desk and a long slouch each cost 7-10 % of a core instead of about 1 %
-(docs/PERFORMANCE.md, session 8), for the hours a day people spend away from their desks or,
-the very people this is for, slouched.
+first look that shows the sitter straightening up speeds the rate up for the recovery. Nor are
+glances that keep coming, or a borderline fault that comes and goes, once the window their
+first sighting opened has passed. `away` (nobody seen for `judge.away_after_s`) is sampled at
+`min_fps` at once: there is nobody to follow, and a return is seen within 1/min_fps. `unknown`
+(a person the model cannot measure, a dark or frozen image) is followed fast for `settle_s`
+after it begins, as any change is, and slowly if it lasts. Before this every state but `good`,
+and every fault seen, held `max_fps`: an empty desk cost 9.5 % of a core and a long slouch
+10 %, against about 1 % for a steady good sitter (docs/PERFORMANCE.md, session 8), for the hours
+a day people spend away from their desks or, the very people this is for, slouched.
 
 "Moving" is judged against a slowly updated reference, not the previous look, and only once
 the key metric has stayed outside the band around it for `confirm_s` and `confirm_looks` looks
@@ -193,12 +193,13 @@ class AdaptiveRate:
 def worth_following(verdict: Verdict) -> bool:
     """Tell whether a window of the judge's is deciding a fault (`Verdict.deciding_faults`).
 
-    The persistence window of a young run (a slouch, or a glance?) or the recovery window of
-    an active fault (straightening up, or a blip?). Sampling such a window at `max_fps`
-    throughout, whatever each look shows, keeps the judge's time-weighted share fair: a rate
-    that followed each look's status would weigh faulty and good looks differently. A slouch
-    that goes on, or a borderline fault that has come and gone for longer than its window,
-    is decided by nothing and is looked at every 1/min_fps.
+    The persistence window a fault's first sighting opens (a slouch, or a glance?) or the
+    recovery window of an active fault (straightening up, or a blip?). Sampling such a window
+    at `max_fps` throughout, whatever each look shows, keeps the judge's time-weighted share
+    fair: a rate that followed each look's status would weigh faulty and good looks
+    differently. A slouch that goes on, glances that keep coming, or a borderline fault that
+    comes and goes, are decided by nothing once their window has passed, and are looked at
+    every 1/min_fps.
     """
     return bool(verdict.deciding_faults)
 
