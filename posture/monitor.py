@@ -390,6 +390,7 @@ class Monitor:
             self.source.close()
         self.source = self._open_with_backoff(result, reopen=True)
         self.analyzer.reset()
+        self.rate.kick(self.clock.monotonic())
 
     def _open_with_backoff(self, result: MonitorResult, reopen: bool = False) -> FrameSource | None:
         """Open the source, retrying camera errors with backoff until it works or a stop comes.

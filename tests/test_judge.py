@@ -309,19 +309,51 @@ def test_glances_reopen_the_window_only_after_a_persistence_time_without_one() -
         s.run(2, FORWARD)
         s.run(18, GOOD)
     assert s.events(SlouchStarted) == []
-    assert _deciding(s, 0, 30) == {("forward_head",)}  # the first glance opens a window...
-    assert _deciding(s, 30, 120) == {()}  # ...the next ones come before it was given back
+    # the first glance opens a window, deciding until its run breaks (6 s after it, from 2 s)
+    assert _deciding(s, 0, 8) == {("forward_head",)}
+    assert _deciding(s, 8, 20) == {()}
+    assert _deciding(s, 20, 28) == {("forward_head",)}  # the next glance falls inside it...
+    assert _deciding(s, 28, 120) == {()}  # ...and the later ones before it was given back
     s.run(31, GOOD)  # 120..150: no glance for 30 s since the last one (at 101)
     s.run(2, FORWARD)  # 151: a glance decided afresh
     assert s.last.deciding_faults == ("forward_head",)
 
 
-def test_unmeasurable_frames_decide_nothing() -> None:
+def test_unmeasurable_frames_decide_nothing_and_the_window_goes_on_after_them() -> None:
     s = make()
+    s.run(5, FORWARD)  # 0..4: a window opens
+    s.run(
+        5, {"cva_deg": math.nan, "neck_flexion_deg": math.nan, "shoulder_protraction": math.nan}
+    )  # 5..9
+    assert _deciding(s, 0, 5) == {("forward_head",)}
+    assert _deciding(s, 5, 10) == {()}  # nothing to decide from
+    assert {v.state for t, v, _ in s.steps if t >= 5} == {"unknown"}
+    s.run(1, FORWARD)  # 10: the run goes on (gone 5 s, not 6), and so does its window
+    assert s.last.deciding_faults == ("forward_head",)
+
+
+def test_a_window_opens_afresh_after_an_absence_or_an_episode() -> None:
+    s = make()
+    s.run(5, FORWARD)
+    s.run(300, GOOD, person=False)  # five minutes away
+    s.run(2, FORWARD)  # back, slouched: decided afresh, not by the window of 5 minutes ago
+    assert s.last.deciding_faults == ("forward_head",)
     s.run(40, FORWARD)
-    s.run(5, {"cva_deg": math.nan, "neck_flexion_deg": math.nan, "shoulder_protraction": math.nan})
-    assert s.last.state == "unknown" and s.last.active_faults == ("forward_head",)
-    assert _deciding(s, 40, 45) == {()}
+    s.run(12, GOOD)  # recovered
+    assert len(s.events(Recovered)) == 1
+    s.run(1, FORWARD)  # the fault is back at once: a new slouch, or a glance?
+    assert s.last.deciding_faults == ("forward_head",)
+
+
+def test_a_slouch_sampled_slowly_is_not_broken_by_two_good_looks() -> None:
+    # looks 2.02 s apart (the idle rate on a camera): two good looks are 4 s of good posture,
+    # not the 6 s gap that breaks a run, though the faulty looks on either side are 6.06 s apart
+    s = make()
+    s.run(26, FORWARD, dt=2.02)  # 0 .. 24.24
+    s.run(4, GOOD, dt=2.02)  # 26.26, 28.28
+    s.run(40, FORWARD, dt=2.02)  # 30.3 ..
+    (start,) = s.events(SlouchStarted)
+    assert start.start_s == 0.0 and start.t_s == pytest.approx(30.3)
 
 
 def test_a_fault_broken_by_a_gap_in_observations_starts_over() -> None:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from posture.core.events import Verdict
-from posture.core.rate import AdaptiveRate, RateConfig, key_metric, worth_following
+from posture.core.rate import AdaptiveRate, RateConfig, key_metric
 
 
 def _run(values: list[float], *, state: str = "good", busy: bool = False) -> list[float]:
@@ -228,15 +228,17 @@ def test_a_slouch_that_goes_on_is_looked_at_slowly_once_its_episode_has_started(
     assert all(f == 0.5 for t, s, f in looks if start + 10.0 <= t < 400.0)
 
 
-def test_worth_following_is_a_fault_whose_window_is_deciding() -> None:
-    assert not worth_following(Verdict(t_s=0.0, state="good"))
-    # a slouch going on: seen and active, but nothing to tell apart
-    going_on = ("forward_head",)
-    assert not worth_following(
-        Verdict(t_s=0.0, state="slouching", instant_faults=going_on, active_faults=going_on)
-    )
-    building = Verdict(t_s=0.0, state="good", instant_faults=going_on, deciding_faults=going_on)
-    assert worth_following(building)
+def test_a_deciding_fault_is_followed_while_it_decides_and_no_longer() -> None:
+    rate = AdaptiveRate(RateConfig(min_fps=0.5))
+    fault = ("forward_head",)
+    # a slouch going on: seen and active, but no window is deciding it
+    going_on = Verdict(t_s=0.0, state="slouching", instant_faults=fault, active_faults=fault)
+    assert rate.after(going_on, {"cva_deg": 45.0}) == 2.0
+    # a window deciding it: fast whatever the look shows (here: nothing)...
+    deciding = Verdict(t_s=2.0, state="slouching", active_faults=fault, deciding_faults=fault)
+    assert rate.after(deciding, {"cva_deg": 45.0}) == pytest.approx(0.2)
+    # ...and slow at once when it closes: its length was the hold
+    assert rate.after(Verdict(t_s=2.2, state="slouching"), {"cva_deg": 45.0}) == 2.0
 
 
 def test_key_metric_is_the_cva_estimate_else_the_neck_angle() -> None:
@@ -253,5 +255,8 @@ def test_after_reads_the_verdict_and_the_metrics() -> None:
     fault = ("forward_head",)
     building = Verdict(t_s=2.0, state="good", instant_faults=fault, deciding_faults=fault)
     assert rate.after(building, {"cva_deg": 45.0}) == 0.2
-    # settle_s later, nothing happening any more: slow again
-    assert rate.after(Verdict(t_s=12.5, state="good"), {"cva_deg": 60.0}) == 2.0
+    assert rate.after(Verdict(t_s=2.2, state="good"), {"cva_deg": 60.0}) == 2.0
+    # a change of state holds max_fps for settle_s
+    assert rate.after(Verdict(t_s=4.2, state="unknown"), {}) == 0.2
+    assert rate.after(Verdict(t_s=14.1, state="unknown"), {}) == 0.2
+    assert rate.after(Verdict(t_s=14.3, state="unknown"), {}) == 2.0

@@ -224,7 +224,10 @@ class _FaultTrack:
     onset_s: float | None = None
     last_fault_s: float | None = None
     last_known_s: float | None = None
-    last_good_s: float | None = None
+    # when the last faulty / good observation stopped counting: at the next observation, at
+    # most max_hold_s later (what a gap in the fault is measured from, at any frame rate)
+    fault_until_s: float | None = None
+    good_until_s: float | None = None
     building_s: float | None = None  # opening of the persistence window that decides it
     recovery_s: float | None = None  # opening of the recovery window, once active
     active: bool = False
@@ -353,13 +356,20 @@ class Judge:
         usable = signal == "clear"
         for fault, tr in self._tracks.items():
             s = statuses[fault]
+            if tr.status is not None and prev_t is not None:
+                until = min(t, prev_t + cfg.max_hold_s)
+                if tr.status:
+                    tr.fault_until_s = until
+                else:
+                    tr.good_until_s = until
             tr.status = s
             if s is not None:
                 tr.last_known_s = t
-            if s is False:
-                tr.last_good_s = t
-            if tr.last_fault_s is not None and t - tr.last_fault_s > self._run_gap_s:
-                tr.onset_s = None  # the run was broken: the fault was gone too long
+            # The run is broken when the fault was gone too long: measured from when its last
+            # faulty frame stopped counting, not from that frame, or two good looks at a slow
+            # rate (2 s apart, each standing for 2 s) would be a 6 s gap where 4 s were good.
+            if tr.fault_until_s is not None and t - tr.fault_until_s > self._run_gap_s:
+                tr.onset_s = None
             if s:
                 tr.last_fault_s = t
                 if tr.onset_s is None:
@@ -480,34 +490,41 @@ class Judge:
         A fault's first faulty frame opens its persistence window (a slouch, or a glance?); an
         active fault's first good frame opens its recovery window (straightening up, or a
         blip?). A window, once opened, is used up until the fault has shown the other way for
-        `persistence_s`: gone for that long, or back for that long. So a fault that comes and
-        goes, or glances every few seconds, is decided by one window, not by one after another.
+        `persistence_s`: gone for that long, or back for that long (a stretch without usable
+        frames counts). So glances every few seconds, or a fault that comes and goes, are
+        decided by one window, not one after another.
         """
         hold = self.config.persistence_s
         for tr in self._tracks.values():
             if tr.active:
                 tr.building_s = None
+                if tr.recovery_s is not None and t - (tr.good_until_s or -math.inf) >= hold:
+                    tr.recovery_s = None
                 if tr.status is False and tr.recovery_s is None:
                     tr.recovery_s = t
-                elif tr.recovery_s is not None and (tr.last_good_s or -math.inf) <= t - hold:
-                    tr.recovery_s = None
             else:
                 tr.recovery_s = None
+                if tr.building_s is not None and t - (tr.fault_until_s or -math.inf) >= hold:
+                    tr.building_s = None
                 if tr.status and tr.building_s is None:
                     tr.building_s = t
-                elif tr.building_s is not None and (tr.last_fault_s or -math.inf) <= t - hold:
-                    tr.building_s = None
 
     def _deciding(self, tr: _FaultTrack, t: float) -> bool:
         """Whether a window that decides the fault is open (see `_open_windows`).
 
         Whatever each frame inside it shows, so a caller that samples faster while deciding
-        samples the whole window alike.
+        samples the whole window alike. A persistence window stops deciding early when the
+        fault's run breaks (gone for 6 s: a glance, over), since that run can no longer start
+        an episode.
         """
         cfg = self.config
         if tr.active:
             return tr.recovery_s is not None and t - tr.recovery_s < cfg.recover_window_s
-        return tr.building_s is not None and t - tr.building_s < cfg.persistence_s
+        return (
+            tr.building_s is not None
+            and tr.onset_s is not None
+            and t - tr.building_s < cfg.persistence_s
+        )
 
     # -- episodes and alerts ----------------------------------------------------------------
 

@@ -1,24 +1,31 @@
 """Adaptive analysis rate: look rarely while nothing changes, often when something does.
 
 Inference is nearly all of the monitor's cost, so the rate is the battery knob. The policy:
-`max_fps` while something is happening, then `min_fps` once nothing has for `settle_s`.
-Happening means a fault the judge is deciding (`worth_following`: a fault within the persistence
-window its first sighting opened, or an active fault within its recovery window), the key
-metric moving out of its band, a change of state, or a `kick` (a resume, the camera coming
-back). A fault that appears while sampling slowly is therefore seen at most 1/min_fps late, well
-inside the 30 s persistence time, and from then on followed closely until its window has passed.
+`max_fps` while something is happening, else `min_fps`. Happening means:
 
-A state that merely lasts is not something happening. A slouch that goes on after its episode
-started is looked at every 1/min_fps: its nudge and escalation come at most that late, and the
-first look that shows the sitter straightening up speeds the rate up for the recovery. Nor are
-glances that keep coming, or a borderline fault that comes and goes, once the window their
-first sighting opened has passed. `away` (nobody seen for `judge.away_after_s`) is sampled at
-`min_fps` at once: there is nobody to follow, and a return is seen within 1/min_fps. `unknown`
-(a person the model cannot measure, a dark or frozen image) is followed fast for `settle_s`
-after it begins, as any change is, and slowly if it lasts. Before this every state but `good`,
-and every fault seen, held `max_fps`: an empty desk cost 9.5 % of a core and a long slouch
-10 %, against about 1 % for a steady good sitter (docs/PERFORMANCE.md, session 8), for the hours
-a day people spend away from their desks or, the very people this is for, slouched.
+- a fault the judge is deciding (`Verdict.deciding_faults`): within the persistence window its
+  first sighting opened while its run lasts (a slouch, or a glance?), or an active fault within
+  the recovery window its first good look opened (straightening up, or a blip?). The whole
+  window is sampled at `max_fps`, whatever each look shows: the judge weighs each look by the
+  time until the next, so a rate that went fast after faulty looks and slow after good ones
+  would tip its time shares. When the window closes the rate drops at once;
+- for `settle_s` after the key metric moved out of its band, a change of state, or a `kick`
+  (a resume, the camera coming back).
+
+A fault that appears while sampling slowly is seen at most 1/min_fps late, well inside the 30 s
+persistence time. A state that merely lasts is not something happening. A slouch that goes on
+after its episode started is looked at every 1/min_fps: its escalation comes at most that late,
+and the first look that shows the sitter straightening up opens the recovery window. Glances
+that keep coming, or a borderline fault that comes and goes, are decided by the first window
+(a window is given back only once the fault has shown the other way for the persistence time)
+and looked at slowly after it. `away` (nobody seen for `judge.away_after_s`) is sampled at
+`min_fps` at once: there is nobody to follow, and a return is seen within 1/min_fps and changes
+the state. `unknown` (a person the model cannot measure, a dark or frozen image) is followed
+fast for `settle_s` after it begins, as any change is, and slowly if it lasts. Before session 8
+every state but `good`, and every fault seen, held `max_fps`: an empty desk cost 12.7 % of a
+core and a long slouch 12.3 % on the bench's webcam stand-in, against about 1 % for a steady good
+sitter (docs/PERFORMANCE.md), for the hours a day people spend away from their desks or, the
+very people this is for, slouched.
 
 "Moving" is judged against a slowly updated reference, not the previous look, and only once
 the key metric has stayed outside the band around it for `confirm_s` and `confirm_looks` looks
@@ -158,14 +165,18 @@ class AdaptiveRate:
         return self.next_interval_s(
             verdict.t_s,
             state=verdict.state,
-            busy=worth_following(verdict),
+            busy=bool(verdict.deciding_faults),
             key_metric=key_metric(metrics),
         )
 
     def next_interval_s(
         self, t_s: float, *, state: str, busy: bool, key_metric: float = math.nan
     ) -> float:
-        """`busy`: something to follow closely (`worth_following`). `key_metric`: `key_metric`."""
+        """Return the interval after a look in `state`.
+
+        `busy`: a window of the judge's is deciding a fault (max_fps for this look only; the
+        window's own length is the hold). `key_metric`: see `key_metric()`.
+        """
         c = self.config
         if not c.adaptive:
             return 1.0 / c.max_fps
@@ -174,9 +185,10 @@ class AdaptiveRate:
         self._last_state = state
         if state == "away":
             self._busy_until_s = -math.inf  # nobody to follow: a return changes the state
-        elif busy or moved or changed:
+            busy = False
+        elif moved or changed:
             self._busy_until_s = t_s + c.settle_s
-        fps = c.max_fps if t_s < self._busy_until_s else c.min_fps
+        fps = c.max_fps if busy or t_s < self._busy_until_s else c.min_fps
         return 1.0 / fps
 
     def kick(self, t_s: float) -> None:
@@ -188,20 +200,6 @@ class AdaptiveRate:
         self._reference = math.nan
         self._outside_since_s = math.nan
         self._last_value = math.nan
-
-
-def worth_following(verdict: Verdict) -> bool:
-    """Tell whether a window of the judge's is deciding a fault (`Verdict.deciding_faults`).
-
-    The persistence window a fault's first sighting opens (a slouch, or a glance?) or the
-    recovery window of an active fault (straightening up, or a blip?). Sampling such a window
-    at `max_fps` throughout, whatever each look shows, keeps the judge's time-weighted share
-    fair: a rate that followed each look's status would weigh faulty and good looks
-    differently. A slouch that goes on, glances that keep coming, or a borderline fault that
-    comes and goes, are decided by nothing once their window has passed, and are looked at
-    every 1/min_fps.
-    """
-    return bool(verdict.deciding_faults)
 
 
 def key_metric(metrics: Mapping[str, float]) -> float:
