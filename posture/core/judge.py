@@ -25,15 +25,23 @@ frame shows) and the `Event`s that happened at this frame. A `t_s` earlier than 
    A fault whose metrics are all invalid in a frame is *unknown* in that frame, not good.
 
 2. **Persistence (per fault).** Each observation stands for the time until the next one, at most
-   `max_hold_s` (longer gaps are unknown time), so irregular rates of 1-30 fps weigh frames by
+   `max_hold_s` (longer gaps are unknown time), so irregular rates of 0.2-30 fps weigh frames by
    time, not count. A fault's *run* begins at its first faulty frame (onset) and is dropped after
-   `(1 - persistence_fraction) x persistence_s` (6 s) without the fault. A fault becomes *active*
-   at a faulty frame when its run is >= `persistence_s` old and the fault covered >=
-   `persistence_fraction` of the last `persistence_s` (>= 24 of the last 30 s). So a continuous
-   fault activates at 30 s (plus at most one frame interval), never earlier, and one good frame
-   does not reset it. An active fault recovers when >= `recover_fraction` of the last
+   `(1 - persistence_fraction) x persistence_s` (6 s) without the fault, counted from when its
+   last faulty frame stopped counting (the next frame), so the rate does not change the gap. A
+   fault becomes *active* at a faulty frame when its run is >= `persistence_s` old and the fault
+   covered >= `persistence_fraction` of the last `persistence_s` (>= 24 of the last 30 s). So a
+   continuous fault activates at 30 s (plus at most one frame interval), never earlier, and one
+   good frame does not reset it. An active fault recovers when >= `recover_fraction` of the last
    `recover_window_s` was good (hysteresis: 8 of 10 s), or when it has been unmeasurable for
    `unknown_ends_episode_s`.
+
+   *Deciding* (`Verdict.deciding_faults`, for the adaptive rate): a fault's first faulty frame
+   opens its persistence window, deciding while the run lasts and for at most `persistence_s`
+   (a slouch, or a glance?); an active fault's first good frame opens its recovery window,
+   deciding for `recover_window_s` (straightening up, or a blip?). A window once opened is used
+   up until the fault has shown the other way for `persistence_s`, so glances every few seconds
+   or a fault that comes and goes are decided by one window, not one after another.
 
 3. **Episodes.** An episode runs while any fault is active: `SlouchStarted` (dated from the first
    fault's onset) and `Recovered` (dated to the last faulty frame, with the peak and mean
