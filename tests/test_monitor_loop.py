@@ -433,18 +433,30 @@ def test_status_line_says_building_until_a_fault_has_held(
     assert all(lines[i].startswith("posture: slouching") for i in held)
 
 
+def _upright_but(
+    pictures: dict[str, np.ndarray],
+    pose: CachedPose,
+    other: str,
+    start: float,
+    end: float,
+    judge: JudgeConfig | None = None,
+) -> Run:
+    """A live run of 40 s past `end`: the upright sitter, but picture `other` in [start, end)."""
+    clock = FakeClock(T0)
+
+    def image_at(t: float) -> np.ndarray:
+        return noisy(pictures[other if start <= t < end else "upright"], t)
+
+    run = Run(clock, ScriptedCamera(clock, image_at, end_s=end + 40), pose, judge=judge)
+    run.run()
+    return run
+
+
 def test_an_empty_desk_is_watched_at_the_idle_rate_and_a_return_followed_at_once(
     pictures: dict[str, np.ndarray], pose: CachedPose
 ) -> None:
-    clock = FakeClock(T0)
     leave, back = T0 + 30, T0 + 330
-
-    def image_at(t: float) -> np.ndarray:
-        return noisy(pictures["empty" if leave <= t < back else "upright"], t)
-
-    camera = ScriptedCamera(clock, image_at, end_s=back + 40)
-    run = Run(clock, camera, pose)
-    run.run()
+    run = _upright_but(pictures, pose, "empty", leave, back)
 
     away = [v for v in run.verdicts if leave <= v.t_s < back]
     assert {v.state for v in away if v.t_s >= leave + 20} == {"away"}
@@ -461,15 +473,8 @@ def test_an_empty_desk_is_watched_at_the_idle_rate_and_a_return_followed_at_once
 def test_a_long_slouch_is_looked_at_slowly_and_its_recovery_followed_closely(
     pictures: dict[str, np.ndarray], pose: CachedPose
 ) -> None:
-    clock = FakeClock(T0)
     slouch, up = T0 + 10, T0 + 310
-
-    def image_at(t: float) -> np.ndarray:
-        return noisy(pictures["forward" if slouch <= t < up else "upright"], t)
-
-    camera = ScriptedCamera(clock, image_at, end_s=up + 40)
-    run = Run(clock, camera, pose, judge=JudgeConfig(persistence_s=10))
-    run.run()
+    run = _upright_but(pictures, pose, "forward", slouch, up, JudgeConfig(persistence_s=10))
 
     started = [e for e in run.session.events if isinstance(e, SlouchStarted)]
     nudges = [e for e in run.session.events if isinstance(e, Nudge)]
