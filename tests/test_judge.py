@@ -309,11 +309,11 @@ def test_glances_reopen_the_window_only_after_a_persistence_time_without_one() -
         s.run(2, FORWARD)
         s.run(18, GOOD)
     assert s.events(SlouchStarted) == []
-    # the first glance opens a window, deciding until its run breaks (6 s after it, from 2 s)
-    assert _deciding(s, 0, 8) == {("forward_head",)}
-    assert _deciding(s, 8, 20) == {()}
-    assert _deciding(s, 20, 28) == {("forward_head",)}  # the next glance falls inside it...
-    assert _deciding(s, 28, 120) == {()}  # ...and the later ones before it was given back
+    # the first glance opens a window, deciding until its run breaks (over 6 s after it, from 2 s)
+    assert _deciding(s, 0, 9) == {("forward_head",)}
+    assert _deciding(s, 9, 20) == {()}
+    assert _deciding(s, 20, 29) == {("forward_head",)}  # the next glance falls inside it...
+    assert _deciding(s, 29, 120) == {()}  # ...and the later ones before it was given back
     s.run(31, GOOD)  # 120..150: no glance for 30 s since the last one (at 101)
     s.run(2, FORWARD)  # 151: a glance decided afresh
     assert s.last.deciding_faults == ("forward_head",)
@@ -343,6 +343,42 @@ def test_a_window_opens_afresh_after_an_absence_or_an_episode() -> None:
     assert len(s.events(Recovered)) == 1
     s.run(1, FORWARD)  # the fault is back at once: a new slouch, or a glance?
     assert s.last.deciding_faults == ("forward_head",)
+
+
+def test_a_run_breaks_after_more_than_6_s_without_its_fault_counted_from_its_last_hold() -> None:
+    def start_after_gap(gap_s: float) -> float:
+        s = make()
+        s.run(20, FORWARD)  # 0..19
+        s.clock.advance(gap_s - 1.0)  # no observation (camera reopening, a suspend) ...
+        s.run(40, FORWARD)  # ... then the slouch goes on
+        (start,) = s.events(SlouchStarted)
+        return start.start_s
+
+    # the last faulty look (19) stands for max_hold_s (3 s): 6 s more without it may pass
+    assert start_after_gap(8.9) == 0.0
+    assert start_after_gap(9.0) == 0.0  # exactly 6 s: not more
+    assert start_after_gap(9.5) == pytest.approx(28.5)  # a new run
+
+
+def test_a_fault_back_right_after_its_recovery_starts_a_new_run() -> None:
+    s = make()
+    s.run(60, FORWARD)  # active at 30
+    s.run(4, GOOD)  # 60..63
+    s.run(1, FORWARD)  # 64: a blip inside the recovery window
+    s.run(5, GOOD)  # 65..69: 8 of the last 10 s good: recovered
+    (rec,) = s.events(Recovered)
+    s.run(45, FORWARD)  # back 5 s after the blip stopped counting: inside a run's 6 s gap
+    first, second = s.events(SlouchStarted)
+    assert second.start_s == 70.0 > rec.end_s  # a new run, not the old one from 0
+    assert second.t_s == 100.0  # a full persistence time after it came back
+
+
+def test_an_absence_gives_back_a_used_up_window() -> None:
+    s = make()
+    s.run(2, FORWARD)  # a glance at 0..1 opens a window
+    s.run(20, GOOD, person=False)  # 2..21: away from 16 s
+    s.run(15, FORWARD)  # back at 22, slouched: decided afresh for a whole window
+    assert _deciding(s, 22, 37) == {("forward_head",)}
 
 
 def test_a_slouch_sampled_slowly_is_not_broken_by_two_good_looks() -> None:

@@ -28,8 +28,9 @@ frame shows) and the `Event`s that happened at this frame. A `t_s` earlier than 
    `max_hold_s` (longer gaps are unknown time), so irregular rates of 0.2-30 fps weigh frames by
    time, not count. A fault's *run* begins at its first faulty frame (onset) and is dropped after
    `(1 - persistence_fraction) x persistence_s` (6 s) without the fault, counted from when its
-   last faulty frame stopped counting (the next frame), so the rate does not change the gap. A
-   fault becomes *active* at a faulty frame when its run is >= `persistence_s` old and the fault
+   last faulty frame stopped counting (the next frame, at most `max_hold_s` later), so the rate
+   does not change the gap; a run also ends when its fault recovers or its episode ends. A fault
+   becomes *active* at a faulty frame when its run is >= `persistence_s` old and the fault
    covered >= `persistence_fraction` of the last `persistence_s` (>= 24 of the last 30 s). So a
    continuous fault activates at 30 s (plus at most one frame interval), never earlier, and one
    good frame does not reset it. An active fault recovers when >= `recover_fraction` of the last
@@ -245,6 +246,18 @@ class _FaultTrack:
     run_peak: float = math.nan
 
 
+def _forget_run(tr: _FaultTrack) -> None:
+    """End a fault's activity and its run: if it shows again, that is a new run, judged afresh."""
+    tr.active = False
+    tr.onset_s = None
+    tr.run_sum, tr.run_n, tr.run_peak = 0.0, 0, math.nan
+
+
+def _or_never(t_s: float | None) -> float:
+    """Return the time, or -inf for one that never happened (so `now - it` is inf)."""
+    return -math.inf if t_s is None else t_s
+
+
 class Judge:
     """Feed observations in time order; get a verdict and the events each frame causes."""
 
@@ -376,7 +389,7 @@ class Judge:
             # The run is broken when the fault was gone too long: measured from when its last
             # faulty frame stopped counting, not from that frame, or two good looks at a slow
             # rate (2 s apart, each standing for 2 s) would be a 6 s gap where 4 s were good.
-            if tr.fault_until_s is not None and t - tr.fault_until_s > self._run_gap_s:
+            if t - _or_never(tr.fault_until_s) > self._run_gap_s + 1e-9:
                 tr.onset_s = None
             if s:
                 tr.last_fault_s = t
@@ -488,9 +501,9 @@ class Judge:
             elif tr.status is False:
                 good = tr.timeline.time_in(False, t - cfg.recover_window_s)
                 if good >= cfg.recover_fraction * cfg.recover_window_s - 1e-9:
-                    tr.active = False
+                    _forget_run(tr)
             elif tr.last_known_s is not None and t - tr.last_known_s >= cfg.unknown_ends_episode_s:
-                tr.active = False
+                _forget_run(tr)
 
     def _open_windows(self, t: float) -> None:
         """Open, and use up, the windows that decide each fault (`Verdict.deciding_faults`).
@@ -506,13 +519,13 @@ class Judge:
         for tr in self._tracks.values():
             if tr.active:
                 tr.building_s = None
-                if tr.recovery_s is not None and t - (tr.good_until_s or -math.inf) >= hold:
+                if tr.recovery_s is not None and t - _or_never(tr.good_until_s) >= hold:
                     tr.recovery_s = None
                 if tr.status is False and tr.recovery_s is None:
                     tr.recovery_s = t
             else:
                 tr.recovery_s = None
-                if tr.building_s is not None and t - (tr.fault_until_s or -math.inf) >= hold:
+                if tr.building_s is not None and t - _or_never(tr.fault_until_s) >= hold:
                     tr.building_s = None
                 if tr.status and tr.building_s is None:
                     tr.building_s = t
@@ -581,9 +594,9 @@ class Judge:
 
     def _end_episode(self, t: float, events: list[Event], why: str) -> None:
         for tr in self._tracks.values():
-            if why != "recovered":
-                tr.active = False
-                tr.onset_s = None
+            if why != "recovered":  # away, or no usable frame: what follows is decided afresh
+                _forget_run(tr)
+                tr.building_s = None
         ep = self._episode
         if ep is None:
             return
