@@ -288,11 +288,16 @@ def _side_photo() -> np.ndarray:
     return image
 
 
+def slouch_photo_path() -> Path:
+    """Where the slouched sitter's photo is (the slouch monitor is skipped without it)."""
+    return SIDE_DATA / SLOUCH_PHOTO
+
+
 def _slouch_photo() -> np.ndarray | None:
     """The slouched sitter (BGR), or None without the sitting-side data."""
     import cv2
 
-    path = SIDE_DATA / SLOUCH_PHOTO
+    path = slouch_photo_path()
     return cv2.imread(str(path)) if path.is_file() else None
 
 

@@ -7,18 +7,26 @@ each goal carries its value, limit and verdict.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import re
 import subprocess
 import sys
 from pathlib import Path
-
-from posture.testing import sitting_side_dir
+from types import ModuleType
 
 REPO = Path(__file__).resolve().parents[1]
-SLOUCH_PHOTO = "bad_posture_20241012_172107_png.rf.32fa87db9887c89def7ec63fecbb7968.jpg"
-"""The bench's slouched sitter (scripts/bench.py); its run is skipped without it."""
+
+
+def _bench() -> ModuleType:
+    """scripts/bench.py as a module (for its constants; the run itself is a subprocess)."""
+    spec = importlib.util.spec_from_file_location("bench", REPO / "scripts" / "bench.py")
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
 
 STAGES = (
     "decode",
@@ -106,7 +114,7 @@ def test_quick_bench_writes_every_measurement_and_goal(
     assert doc["away_monitor_exit_code"] == 0 and doc["away_monitor_cpu_share_of_core"] > 0
     assert "no person" in doc["away_monitor_output_tail"][0], doc["away_monitor_output_tail"]
     # the slouched sitter (a labelled photo): its forward head is seen (an episode needs 30 s)
-    if (sitting_side_dir() / SLOUCH_PHOTO).is_file():
+    if _bench().slouch_photo_path().is_file():  # the bench skips the slouch without it
         assert doc["slouch_monitor_exit_code"] == 0
         assert doc["slouch_monitor_cpu_share_of_core"] > 0
         tail = doc["slouch_monitor_output_tail"]

@@ -436,10 +436,10 @@ class Judge:
             instant_faults=tuple(f for f in FAULTS if statuses.get(f)),
             active_faults=tuple(f for f in FAULTS if f in self._tracks and self._tracks[f].active),
             deciding_faults=tuple(
-                f
-                for f in FAULTS
-                if usable and f in self._tracks and self._deciding(self._tracks[f], t)
-            ),
+                f for f in FAULTS if f in self._tracks and self._deciding(self._tracks[f], t)
+            )
+            if usable
+            else (),
             deviations=deviations,
             reason=reason,
         )
