@@ -69,7 +69,6 @@ def analyze_video(
     verdicts: list[Verdict] = []
     bar = progress("analysing video", source.frame_count) if progress else None
     next_due: float | None = None
-    last_t = 0.0
     try:
         with MediaPipePose(model_path, mode="video") as pose:
             analyzer = FrameAnalyzer(pose=pose, detect_freeze=False)
@@ -89,7 +88,6 @@ def analyze_video(
                     continue
                 verdict, _ = session.step(a)
                 verdicts.append(verdict)
-                last_t = frame.t_s
                 frames.append(
                     {
                         "t": round(frame.t_s, 3),
@@ -107,7 +105,7 @@ def analyze_video(
         source.close()
         # The video ends where it was read to, not at the last look: at the idle rate that can
         # be 1/min_fps earlier, and the last look stands for the rest.
-        read_to_s = max(last_t + 1.0 / source.fps, source.frames_read / source.fps)
+        read_to_s = source.read_to_s
         if store is not None:  # also on Ctrl-C / SIGTERM, and for a file without a frame
             anchored = session.t0_s is not None
             session.close(read_to_s if anchored else None, wall=wall_start or datetime.now(UTC))

@@ -31,8 +31,8 @@ import math
 import signal
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, TextIO
 
 from posture.adapters.camera import Frame, FrameSource
@@ -65,7 +65,6 @@ class MonitorResult:
     skipped_frames: int = 0
     stopped_by: str = "end of source"
     last_verdict: Verdict | None = None
-    state_seconds: dict[str, float] = field(default_factory=dict)
 
 
 class StatusLine:
@@ -174,7 +173,7 @@ class Monitor:
         self.source = self._open_with_backoff(result)
         if self.source is None:
             result.stopped_by = self.stop_reason or "stopped"
-            self._shutdown(result, -math.inf)
+            self._shutdown(result, -math.inf, start_wall=None)
             return result
         live = self.source.live
         start_mono = self.clock.monotonic()
@@ -240,7 +239,7 @@ class Monitor:
                 last_t = t_s
                 next_due = t_s + self.rate.after(verdict, self._last_analysis.metrics)
         finally:
-            self._shutdown(result, last_t)
+            self._shutdown(result, last_t, start_wall)
         if self.stop_requested.is_set():
             result.stopped_by = self.stop_reason or "stopped"
         return result
@@ -248,6 +247,7 @@ class Monitor:
     _last_analysis: Any = None
     _deadline: float | None = None  # monotonic time when `max_seconds` runs out
     _reanchor = False  # the next live frame re-ties stream time to the wall clock
+    _released_to: float | None = None  # stream time a live source was last released at
 
     def _turn(self, frame: Frame, result: MonitorResult) -> Verdict | None:
         try:
@@ -335,6 +335,7 @@ class Monitor:
 
     def _release_source(self, why: str) -> None:
         if self.source is not None:
+            self._released_to = self.source.read_to_s
             self.source.close()
             self.source = None
             log.info("camera released (%s)", why)
@@ -424,18 +425,28 @@ class Monitor:
                 delay = min(delay * 2, BACKOFF_MAX_S)
         return None
 
-    def _shutdown(self, result: MonitorResult, last_t: float) -> None:
+    def _shutdown(self, result: MonitorResult, last_t: float, start_wall: datetime | None) -> None:
+        """Close the source and end the stored session where watching ended.
+
+        That is where the source was read to (now, for a camera; the end of the file), not the
+        last look, which at the idle rate can be 2 s earlier and stands for the time since. A
+        camera released by a snooze or a lock was watched only up to its release; a lost one
+        only up to the last look.
+        """
         self.status.end()
+        end = last_t
         if self.source is not None:
+            end = max(end, self.source.read_to_s)
             self.source.close()
             self.source = None
-        if math.isfinite(last_t):
-            self.session.close(last_t)
-        else:
+        elif self._released_to is not None:
+            end = max(end, self._released_to)
+        if not math.isfinite(last_t):
             self.session.close(None, wall=self.clock.now_utc())
-        result.seconds = (
-            max(0.0, last_t - (self.session.t0_s or 0.0)) if math.isfinite(last_t) else 0.0
-        )
+            return
+        self.session.close(end)
+        if start_wall is not None:
+            result.seconds = max(0.0, (self.session.wall_at(end) - start_wall).total_seconds())
 
 
 def format_s(seconds: float) -> str:

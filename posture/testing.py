@@ -217,6 +217,13 @@ class ScriptedSource:
         self._index += cam.live
         return Frame(t_s=t, image=cam.image_at(t), index=self._index)
 
+    @property
+    def read_to_s(self) -> float:
+        """Now (live) or the end of the last frame passed (file-like), never past `end_s`."""
+        cam = self.camera
+        t = cam.clock.monotonic() if cam.live else (self._index + 1) / cam.fps
+        return t if cam.end_s is None else min(t, cam.end_s)
+
     def reopen(self) -> None:
         """Close and open again on the same device."""
         self.close()
@@ -441,6 +448,14 @@ class ReplayCamera:
         if image is None:  # cannot happen: we encoded these frames ourselves
             raise SourceError(f"frame {i} of the replayed clip does not decode")
         return Frame(t_s=now, image=image, index=i)
+
+    @property
+    def read_to_s(self) -> float:
+        """Now, or the clip's end once it has played through."""
+        now = float(self._clock.monotonic())
+        if self._t0 is None:
+            return now
+        return min(now, self._t0 + len(self._jpeg) / self.fps)
 
     def reopen(self) -> None:
         """Nothing to reopen."""

@@ -289,6 +289,8 @@ def test_screen_lock_releases_the_camera_and_holds_alerts(
     polls = np.diff(probe.polls)
     assert len(probe.polls) <= 20 and polls.min() >= 5.0 - 1e-6
     assert run.states(T0 + 70, T0 + 90) == {"good"}
+    # the whole run, not only the part after the unlock (frames are dated anew after it)
+    assert result.seconds == pytest.approx(90.0, abs=0.01)
 
 
 def test_unknown_lock_state_changes_nothing(
@@ -356,6 +358,98 @@ def test_a_run_without_any_frame_still_ends_its_stored_session(
         store.close()
     assert result.stopped_by == "SIGTERM" and result.analysed == 0
     assert end is not None and end - start == pytest.approx(12.0, abs=0.5)
+
+
+def _stored(run: Run, tmp_path: Path) -> Any:
+    """Give `run` a real history store with an open session started now; return the store."""
+    from posture.adapters.store import HistoryStore
+
+    store = HistoryStore.open(tmp_path / "h.sqlite3")
+    run.session.store = store
+    store.start_session(run.clock.now_utc(), kind="monitor", source="scripted")
+    return store
+
+
+def _session_span_and_credit(store: Any) -> tuple[float, float]:
+    """(end - start of the stored session, seconds credited to any state), then close."""
+    from posture.core.events import STATES
+
+    try:
+        [(start, end)] = store.query("SELECT start_unix, end_unix FROM sessions")
+        [(credit,)] = store.query(
+            "SELECT SUM(" + " + ".join(f"{s}_s" for s in STATES) + ") FROM samples"
+        )
+    finally:
+        store.close()
+    return end - start, credit
+
+
+def test_a_camera_session_ends_where_watching_ended_not_at_the_last_look(
+    pictures: dict[str, np.ndarray], pose: CachedPose, tmp_path: Path
+) -> None:
+    """At the idle rate the last look can come 2 s before the end; it stands for those 2 s."""
+    clock = FakeClock(T0)
+    camera = ScriptedCamera(clock, lambda t: noisy(pictures["upright"], t), end_s=T0 + 61.3)
+    run = Run(clock, camera, pose)
+    store = _stored(run, tmp_path)
+    result = run.run()
+    span, credit = _session_span_and_credit(store)
+    assert result.stopped_by == "end of source"
+    assert run.verdicts[-1].t_s - T0 < 61.3 - 0.5  # the case this is about
+    assert span == pytest.approx(61.3, abs=0.01)
+    assert credit == pytest.approx(61.3, abs=0.01)
+    assert result.seconds == pytest.approx(61.3, abs=0.01)
+
+
+def test_a_video_file_session_ends_at_the_end_of_the_file(
+    pictures: dict[str, np.ndarray], pose: CachedPose, tmp_path: Path
+) -> None:
+    from posture.adapters.camera import VideoFileSource
+
+    path = tmp_path / "still.avi"
+    h, w = pictures["upright"].shape[:2]
+    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 5.0, (w, h))
+    for i in range(153):  # 30.6 s
+        out.write(noisy(pictures["upright"], i / 5.0))
+    out.release()
+    clock = FakeClock(T0)
+    run = Run(clock, ScriptedCamera(clock, lambda t: pictures["upright"]), pose)
+    run.monitor.source_factory = lambda: VideoFileSource(path)
+    run.monitor.realtime = False
+    store = _stored(run, tmp_path)
+    result = run.run()
+    span, credit = _session_span_and_credit(store)
+    assert result.stopped_by == "end of source"
+    assert run.verdicts[-1].t_s < 30.6 - 0.5
+    assert span == pytest.approx(30.6, abs=0.01)
+    assert credit == pytest.approx(30.6, abs=0.01)
+    assert result.seconds == pytest.approx(30.6, abs=0.01)
+
+
+def test_a_stop_while_snoozed_ends_the_session_and_its_episode_at_the_release(
+    pictures: dict[str, np.ndarray], pose: CachedPose, tmp_path: Path
+) -> None:
+    """The camera was not watching during the snooze: neither the session nor the slouch
+    episode open when it began may stretch over it."""
+    clock = HookClock(T0)
+    camera = ScriptedCamera(clock, lambda t: noisy(pictures["forward"], t))
+    requests = ControlServer(tmp_path / "unused.sock")  # never started: only its queue is used
+    judge = JudgeConfig(persistence_s=5, cooldown_s=0)
+    run = Run(clock, camera, pose, control=requests, judge=judge)
+    store = _stored(run, tmp_path)
+    clock.at(T0 + 20, lambda: requests.requests.put(ControlRequest("snooze", 600.0)))
+    clock.at(T0 + 100, lambda: run.monitor.stop("SIGTERM"))
+    result = run.run()
+    try:
+        [(start, end)] = store.query("SELECT start_unix, end_unix FROM sessions")
+        episodes = store.query("SELECT start_unix, end_unix FROM episodes")
+    finally:
+        store.close()
+    released = camera.closed[0] - T0
+    assert result.stopped_by == "SIGTERM" and 20 <= released <= 22.1  # within one look
+    assert end - start == pytest.approx(released, abs=0.01)
+    assert len(episodes) == 1 and episodes[0][1] - start == pytest.approx(released, abs=0.01)
+    assert result.seconds == pytest.approx(released, abs=0.01)
 
 
 def test_time_limit_holds_during_a_snooze(

@@ -62,6 +62,15 @@ class FrameSource(Protocol):
         """Return the next frame to analyse, at or after `not_before_s` when given."""
         ...
 
+    @property
+    def read_to_s(self) -> float:
+        """Stream time this source has been watched up to: where a stored session ends.
+
+        For a file, the end of the last frame passed (analysed or skipped), so a run that looks
+        every 2 s still ends where the file does; for a live source, now on its frames' clock.
+        """
+        ...
+
     def reopen(self) -> None:
         """Try to open the device again; raises CameraUnavailable if it is still gone."""
         ...
@@ -145,6 +154,11 @@ class VideoFileSource:
         """Frames passed so far (analysed or skipped): the file's position, for progress."""
         return self._index + 1
 
+    @property
+    def read_to_s(self) -> float:
+        """The end of the last frame passed (see `FrameSource.read_to_s`)."""
+        return self.frames_read / self.fps
+
     def _seek(self, target: int) -> None:
         """Position before frame `target`; on a file that cannot seek, keep grabbing instead."""
         cv2 = opencv()
@@ -203,6 +217,11 @@ class ImageFolderSource:
                 continue
             return Frame(t_s=t_s, image=image, index=i, path=str(path))
         return None
+
+    @property
+    def read_to_s(self) -> float:
+        """The end of the last image passed: each stands for `interval_s`."""
+        return self._i * self.interval_s
 
     def reopen(self) -> None:
         """Folders do not come back; nothing to do."""
@@ -334,6 +353,11 @@ class CameraSource:
                     f"{self.description} delivered no frame for {self.stale_after_s:.0f} s"
                 )
             time.sleep(0.005)
+
+    @property
+    def read_to_s(self) -> float:
+        """Now: a camera is watched until it is released."""
+        return float(self._clock.monotonic())
 
     def reopen(self) -> None:
         """Release and open the device again."""
