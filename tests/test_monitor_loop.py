@@ -370,10 +370,13 @@ def _stored(run: Run, tmp_path: Path) -> Any:
     return store
 
 
-def _session_span_and_credit(store: Any) -> tuple[float, float]:
-    """(end - start of the stored session, seconds credited to any state), then close."""
+def _assert_run_ends_at(run: Run, tmp_path: Path, t0: float, end_s: float) -> None:
+    """Run `run` with a real store: the stored session, the seconds credited to its states and
+    the summary all end `end_s` after `t0`, although the last look came earlier."""
     from posture.core.events import STATES
 
+    store = _stored(run, tmp_path)
+    result = run.run()
     try:
         [(start, end)] = store.query("SELECT start_unix, end_unix FROM sessions")
         [(credit,)] = store.query(
@@ -381,7 +384,9 @@ def _session_span_and_credit(store: Any) -> tuple[float, float]:
         )
     finally:
         store.close()
-    return end - start, credit
+    assert result.stopped_by == "end of source"
+    assert run.verdicts[-1].t_s - t0 < end_s - 0.5  # the case this is about
+    assert (end - start, credit, result.seconds) == pytest.approx((end_s,) * 3, abs=0.01)
 
 
 def test_a_camera_session_ends_where_watching_ended_not_at_the_last_look(
@@ -390,15 +395,7 @@ def test_a_camera_session_ends_where_watching_ended_not_at_the_last_look(
     """At the idle rate the last look can come 2 s before the end; it stands for those 2 s."""
     clock = FakeClock(T0)
     camera = ScriptedCamera(clock, lambda t: noisy(pictures["upright"], t), end_s=T0 + 61.3)
-    run = Run(clock, camera, pose)
-    store = _stored(run, tmp_path)
-    result = run.run()
-    span, credit = _session_span_and_credit(store)
-    assert result.stopped_by == "end of source"
-    assert run.verdicts[-1].t_s - T0 < 61.3 - 0.5  # the case this is about
-    assert span == pytest.approx(61.3, abs=0.01)
-    assert credit == pytest.approx(61.3, abs=0.01)
-    assert result.seconds == pytest.approx(61.3, abs=0.01)
+    _assert_run_ends_at(Run(clock, camera, pose), tmp_path, T0, 61.3)
 
 
 def test_a_video_file_session_ends_at_the_end_of_the_file(
@@ -416,14 +413,7 @@ def test_a_video_file_session_ends_at_the_end_of_the_file(
     run = Run(clock, ScriptedCamera(clock, lambda t: pictures["upright"]), pose)
     run.monitor.source_factory = lambda: VideoFileSource(path)
     run.monitor.realtime = False
-    store = _stored(run, tmp_path)
-    result = run.run()
-    span, credit = _session_span_and_credit(store)
-    assert result.stopped_by == "end of source"
-    assert run.verdicts[-1].t_s < 30.6 - 0.5
-    assert span == pytest.approx(30.6, abs=0.01)
-    assert credit == pytest.approx(30.6, abs=0.01)
-    assert result.seconds == pytest.approx(30.6, abs=0.01)
+    _assert_run_ends_at(run, tmp_path, 0.0, 30.6)
 
 
 def test_a_stop_while_snoozed_ends_the_session_and_its_episode_at_the_release(
