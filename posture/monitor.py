@@ -9,7 +9,7 @@ it only through their queues and snapshots (see their modules). Each turn:
    every few seconds ask the lock probe: while the screen is locked a live camera is released
    as during a snooze, and no frame is judged (so no alert can come);
 2. wait until the next analysis is due (the adaptive rate decides: 0.5 fps while nothing
-   changes, a steady good sitter or an empty desk, up to 5 fps when something does); files
+   changes, a steady good sitter or an empty desk, up to 2.5 fps when something does); files
    are paced by their own timestamps, in real time by default or as fast as possible with
    `realtime=False`;
 3. read the newest frame. A lost camera is transient: status "camera unavailable", said once,

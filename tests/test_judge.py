@@ -249,7 +249,8 @@ def test_recovery_needs_most_of_the_recover_window_good() -> None:
     s.run(3, GOOD)
     (rec,) = s.events(Recovered)
     assert isinstance(rec, Recovered)
-    assert rec.start_s == 0.0 and rec.end_s == 39.0 and rec.faults == ("forward_head",)
+    # from the first faulty look to where the last one (39) stopped counting: the next look
+    assert rec.start_s == 0.0 and rec.end_s == 40.0 and rec.faults == ("forward_head",)
     assert rec.metric == "cva_deg"
     assert rec.peak_deviation == pytest.approx(8.0) and rec.mean_deviation == pytest.approx(8.0)
     assert s.last.state == "good"
@@ -489,7 +490,7 @@ def test_away_after_no_person_ends_the_episode() -> None:
     assert len(away) == 1 and isinstance(away[0], AwayStarted)
     assert away[0].since_s == 39.0 and away[0].t_s == 54.0
     (rec,) = s.events(Recovered)
-    assert rec.t_s == 54.0 and rec.end_s == 39.0
+    assert rec.t_s == 54.0 and rec.end_s == 40.0  # the last faulty look held until the next
     assert s.last.state == "away" and "no person" in s.last.reason
     s.run(2, GOOD)
     (ret,) = s.events(Returned)
@@ -529,7 +530,7 @@ def test_unknown_suspends_an_episode_and_ends_it_only_after_a_while() -> None:
     assert s.last.state == "slouching" and len(s.events(SlouchStarted)) == 1
     s.run(61, GOOD, issue="frozen")  # a minute without a usable frame ends it
     (rec,) = s.events(Recovered)
-    assert rec.end_s == 74.0
+    assert rec.end_s == 75.0  # the last faulty look (74) held until the next, unusable one
 
 
 def test_view_different_from_profile_is_unknown() -> None:

@@ -45,6 +45,8 @@ pytestmark = [
 ]
 
 T0 = 1000.0
+FAST = RateConfig().max_fps
+"""Looks per second while something is happening (the default `max_fps`)."""
 
 
 class HookClock(FakeClock):
@@ -544,14 +546,14 @@ def test_an_empty_desk_is_watched_at_the_idle_rate_and_a_return_followed_at_once
 
     away = [v for v in run.verdicts if leave <= v.t_s < back]
     assert {v.state for v in away if v.t_s >= leave + 20} == {"away"}
-    # 5 minutes away: one look every 2 s (min_fps 0.5) once away, not 5 a second
+    # 5 minutes away: one look every 2 s (min_fps 0.5) once away, not FAST a second
     settled = [v for v in away if v.t_s >= leave + 20]
     assert len(settled) == pytest.approx((back - leave - 20) * 0.5, abs=2)
     # the return is seen within one idle interval, then followed at max_fps for settle_s
     seen = min(v.t_s for v in run.verdicts if v.t_s >= back and v.state == "good")
     assert seen - back <= 2.1
     burst = [v for v in run.verdicts if seen <= v.t_s < seen + 10]
-    assert len(burst) >= 45
+    assert len(burst) >= 0.9 * 10 * FAST
 
 
 def test_a_long_slouch_is_looked_at_slowly_and_its_recovery_followed_closely(
@@ -566,18 +568,20 @@ def test_a_long_slouch_is_looked_at_slowly_and_its_recovery_followed_closely(
     # seen within one idle look, then building (not yet an episode) at max_fps: the episode
     # starts persistence_s after its onset, plus at most one fast look
     assert started[0].start_s - slouch <= 2.1
-    assert started[0].t_s - started[0].start_s <= 10.0 + 0.25
+    assert started[0].t_s - started[0].start_s <= 10.0 + 1.0 / FAST + 0.05
     active = min(v.t_s for v in run.verdicts if v.state == "slouching")
-    # once the episode runs and settle_s has passed: one look every 2 s, not 5 a second
+    # once the episode runs and settle_s has passed: one look every 2 s, not FAST a second
     going_on = [v for v in run.verdicts if active + 10 <= v.t_s < up]
     assert {v.state for v in going_on} == {"slouching"}
     assert len(going_on) == pytest.approx((up - active - 10) * 0.5, abs=2)
     # straightening up is seen within one idle look and then followed at max_fps: the episode
     # ends after 8 of 10 s good, as at any rate
+    assert min(v.t_s for v in run.verdicts if v.t_s >= up) - up <= 2.1
+    # the smoothed CVA estimate follows the step within one more second (One Euro filter)
     first_good = min(v.t_s for v in run.verdicts if v.t_s >= up and not v.instant_faults)
-    assert first_good - up <= 2.1
+    assert first_good - up <= 2.1 + 1.0
     recovered = [e for e in run.session.events if isinstance(e, Recovered)]
     assert len(recovered) == 1
     ended = min(v.t_s for v in run.verdicts if v.t_s >= up and v.state == "good")
-    assert ended - up <= 2.1 + 8.5
-    assert len([v for v in run.verdicts if first_good <= v.t_s < ended]) >= 35
+    assert ended - first_good <= 8.5
+    assert len([v for v in run.verdicts if first_good <= v.t_s < ended]) >= 7 * FAST

@@ -11,6 +11,9 @@ import pytest
 from posture.core.events import Verdict
 from posture.core.rate import AdaptiveRate, RateConfig, key_metric
 
+FAST = RateConfig().max_fps
+"""The default `max_fps`: what the rate goes to while something is happening."""
+
 
 def _run(values: list[float], *, state: str = "good", busy: bool = False) -> list[float]:
     """Feed one look per analysed frame at the rate's own pace; returns the fps used each time."""
@@ -33,7 +36,7 @@ def test_steady_good_sitter_relaxes_to_min_fps_after_settle() -> None:
         dt = rate.next_interval_s(t, state="good", busy=False, key_metric=60.0)
         seen.append((t, 1.0 / dt))
         t += dt
-    assert all(f == 5.0 for t_s, f in seen if t_s < 10.0)
+    assert all(f == FAST for t_s, f in seen if t_s < 10.0)
     assert all(f == 1.0 for t_s, f in seen if t_s >= 10.0)
 
 
@@ -47,7 +50,7 @@ def test_landmark_noise_does_not_keep_the_rate_high() -> None:
 def test_a_real_change_of_posture_speeds_up_after_confirm_s() -> None:
     fps = _run([60.0] * 20 + [52.0] * 20)
     assert fps[20:22] == [1.0, 1.0]  # looks beyond the band may be noise...
-    assert fps[22] == 5.0  # ...until they have stayed there for confirm_s (2 s)
+    assert fps[22] == FAST  # ...until they have stayed there for confirm_s (2 s)
 
 
 def test_noise_alternating_around_the_band_is_not_movement() -> None:
@@ -56,7 +59,7 @@ def test_noise_alternating_around_the_band_is_not_movement() -> None:
 
 @pytest.mark.parametrize("state", ["good", "slouching"])
 def test_something_to_follow_keeps_max_fps(state: str) -> None:
-    assert set(_run([60.0] * 30, state=state, busy=True)) == {5.0}
+    assert set(_run([60.0] * 30, state=state, busy=True)) == {FAST}
 
 
 def _states(
@@ -79,12 +82,12 @@ def test_a_change_of_state_is_followed_fast_for_settle_s_then_slowly() -> None:
     # a person the model cannot measure (or a dark image): fast while it is new...
     first_unknown = min(t for t, s, _ in looks if s == "unknown")
     assert first_unknown <= 102.0
-    assert all(f == 5.0 for t, s, f in looks if first_unknown <= t < first_unknown + 10.0)
+    assert all(f == FAST for t, s, f in looks if first_unknown <= t < first_unknown + 10.0)
     # ...slow when it lasts, and fast again once the sitter is measurable
     assert all(f == 0.5 for t, s, f in looks if first_unknown + 10.0 <= t < 200.0)
     back = min(t for t, s, _ in looks if s == "good" and t >= 200.0)
     assert back <= 202.0
-    assert all(f == 5.0 for t, s, f in looks if back <= t < back + 10.0)
+    assert all(f == FAST for t, s, f in looks if back <= t < back + 10.0)
     assert all(f == 0.5 for t, s, f in looks if t >= back + 10.0)
 
 
@@ -95,7 +98,7 @@ def test_an_empty_desk_is_watched_at_min_fps() -> None:
     assert len(away) == pytest.approx((600.0 - 35.0) * 0.5, abs=2)
     back = min(t for t, s, _ in looks if s == "good" and t >= 600.0)
     assert back - 600.0 <= 2.0  # the return is seen within 1 / min_fps...
-    assert all(f == 5.0 for t, s, f in looks if back <= t < back + 10.0)  # ...and followed
+    assert all(f == FAST for t, s, f in looks if back <= t < back + 10.0)  # ...and followed
 
 
 def test_away_wins_over_a_stale_fault() -> None:
@@ -109,7 +112,7 @@ def test_missing_key_metric_is_not_movement() -> None:
 
 def test_not_adaptive_always_max_fps() -> None:
     rate = AdaptiveRate(RateConfig(adaptive=False))
-    assert rate.next_interval_s(0.0, state="good", busy=False) == pytest.approx(0.2)
+    assert rate.next_interval_s(0.0, state="good", busy=False) == pytest.approx(1 / FAST)
 
 
 @pytest.mark.parametrize(
@@ -179,7 +182,7 @@ def test_a_large_change_is_caught_even_through_heavy_noise() -> None:
     steady = (80.0 + rng.normal(0.0, 3.0, 100)).tolist()
     moved = (68.0 + rng.normal(0.0, 3.0, 20)).tolist()
     fps, _ = _idle_run(steady + moved)
-    first_fast = next(i for i, f in enumerate(fps[100:]) if f == 5.0)
+    first_fast = next(i for i, f in enumerate(fps[100:]) if f == FAST)
     assert first_fast <= 5, "a 12 deg change shows within a few looks"
 
 
@@ -189,7 +192,7 @@ def test_a_slow_drift_does_not_widen_its_own_band() -> None:
     steady = (80.0 + rng.normal(0.0, 1.0, 100)).tolist()
     drift = (80.0 - 0.5 * np.arange(1, 61) + rng.normal(0.0, 1.0, 60)).tolist()
     fps, rate = _idle_run(steady + drift)
-    assert 5.0 in fps[100:], "the drift counts as movement"
+    assert FAST in fps[100:], "the drift counts as movement"
     assert rate.band_deg < 3.0
 
 
@@ -224,7 +227,7 @@ def test_bad_noise_settings_raise(kw: dict[str, float]) -> None:
 def test_a_slouch_that_goes_on_is_looked_at_slowly_once_its_episode_has_started() -> None:
     looks = _states([(0.0, "good"), (50.0, "slouching"), (400.0, "good")])
     start = min(t for t, s, _ in looks if s == "slouching")
-    assert all(f == 5.0 for t, s, f in looks if start <= t < start + 10.0)  # the change
+    assert all(f == FAST for t, s, f in looks if start <= t < start + 10.0)  # the change
     assert all(f == 0.5 for t, s, f in looks if start + 10.0 <= t < 400.0)
 
 
@@ -236,7 +239,7 @@ def test_a_deciding_fault_is_followed_while_it_decides_and_no_longer() -> None:
     assert rate.after(going_on, {"cva_deg": 45.0}) == 2.0
     # a window deciding it: fast whatever the look shows (here: nothing)...
     deciding = Verdict(t_s=2.0, state="slouching", active_faults=fault, deciding_faults=fault)
-    assert rate.after(deciding, {"cva_deg": 45.0}) == pytest.approx(0.2)
+    assert rate.after(deciding, {"cva_deg": 45.0}) == pytest.approx(1 / FAST)
     # ...and slow at once when it closes: its length was the hold
     assert rate.after(Verdict(t_s=2.2, state="slouching"), {"cva_deg": 45.0}) == 2.0
 
@@ -254,9 +257,9 @@ def test_after_reads_the_verdict_and_the_metrics() -> None:
     assert rate.after(calm, {"cva_deg": 60.0}) == 2.0
     fault = ("forward_head",)
     building = Verdict(t_s=2.0, state="good", instant_faults=fault, deciding_faults=fault)
-    assert rate.after(building, {"cva_deg": 45.0}) == 0.2
+    assert rate.after(building, {"cva_deg": 45.0}) == 1 / FAST
     assert rate.after(Verdict(t_s=2.2, state="good"), {"cva_deg": 60.0}) == 2.0
     # a change of state holds max_fps for settle_s
-    assert rate.after(Verdict(t_s=4.2, state="unknown"), {}) == 0.2
-    assert rate.after(Verdict(t_s=14.1, state="unknown"), {}) == 0.2
+    assert rate.after(Verdict(t_s=4.2, state="unknown"), {}) == 1 / FAST
+    assert rate.after(Verdict(t_s=14.1, state="unknown"), {}) == 1 / FAST
     assert rate.after(Verdict(t_s=14.3, state="unknown"), {}) == 2.0

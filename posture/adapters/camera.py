@@ -249,7 +249,7 @@ def read_image(path: Path) -> np.ndarray:
 class CameraSource:
     """A live camera or stream URL with a background grabber that keeps only the newest frame.
 
-    `fps` asks the camera for fewer frames per second (e.g. 10 when analysing at most 5 fps): the
+    `fps` asks the camera for fewer frames per second (e.g. 10 when analysing at most 2.5 fps): the
     grabber then wakes and the driver copies buffers a third as often as at 30 fps. Grabbing
     does not decode, so the saving is modest; it is a request the driver may round or ignore.
     """

@@ -208,7 +208,7 @@ class MonitorConfig:
         0.2,
         30,
     )
-    max_fps: float = _f(5.0, "analysis rate cap (frames per second)", 0.2, 30)
+    max_fps: float = _f(2.5, "analysis rate cap (frames per second)", 0.2, 30)
     adaptive: bool = _f(
         True, "look at min_fps while nothing changes, up to max_fps when something does"
     )

@@ -45,9 +45,10 @@ frame shows) and the `Event`s that happened at this frame. A `t_s` earlier than 
    or a fault that comes and goes are decided by one window, not one after another.
 
 3. **Episodes.** An episode runs while any fault is active: `SlouchStarted` (dated from the first
-   fault's onset) and `Recovered` (dated to the last faulty frame, with the peak and mean
-   deviation of the primary fault's main metric over its faulty frames since onset). The primary
-   fault is the one that activated first.
+   fault's onset) and `Recovered` (dated to where the last faulty frame stopped counting: the
+   next frame, at most `max_hold_s` later, as the stored time shares have it; with the peak and
+   mean deviation of the primary fault's main metric over its faulty frames since onset). The
+   primary fault is the one that activated first.
 
 4. **Overall state**, from the frame's signal through `TRANSITIONS` (below):
 
@@ -601,8 +602,15 @@ class Judge:
         if ep is None:
             return
         self._episode = None
-        lasts = [self._tracks[f].last_fault_s for f in ep.faults]
-        end = max((x for x in lasts if x is not None), default=t)
+        # Where the last faulty look stopped counting, as with the start (the first faulty
+        # look, where the good one before it stopped counting): not up to 2 s early when slow.
+        lasts = [
+            x
+            for f in ep.faults
+            for x in (self._tracks[f].last_fault_s, self._tracks[f].fault_until_s)
+            if x is not None
+        ]
+        end = max(lasts, default=t)
         logger.debug("episode %s-%s ended (%s)", ep.start_s, end, why)
         events.append(
             Recovered(

@@ -45,6 +45,14 @@ variance), which a slow drift of posture barely changes, so a drift cannot widen
 should catch it; only looks inside the band and at least `NOISE_MIN_GAP_S` after the previous one
 count, so a sudden change does not widen it either, and the filter-smoothed looks of a fast burst
 do not shrink it. A fault is never missed by any of this: a deciding fault sets `max_fps`.
+
+`max_fps` is 2.5, not the 5 it was until session 9: the judge weighs time shares over 10-30 s
+windows, and landmark noise on a still sitter changes over seconds, not between looks 0.2 s
+apart, so the extra looks bought nothing. On clips of a real photo through the whole pipeline
+(a slouch, a slouch 1.6 deg past its threshold, glances then a slouch, a slouch with blips;
+three seeds each) every episode started, was nudged and recovered within 2 s of where it did at
+5 fps, with 35-57 % fewer looks; at 1.5 fps one borderline slouch started 24 s late
+(docs/PERFORMANCE.md, session 9).
 """
 
 from __future__ import annotations
@@ -65,7 +73,7 @@ class RateConfig:
     """Analysis rate bounds and when to switch between them."""
 
     min_fps: float = 0.5
-    max_fps: float = 5.0
+    max_fps: float = 2.5
     adaptive: bool = True
     settle_s: float = 10.0
     change_deg: float = 2.0
