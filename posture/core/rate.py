@@ -51,8 +51,8 @@ windows, and landmark noise on a still sitter changes over seconds, not between 
 apart, so the extra looks bought nothing. On clips of a real photo through the whole pipeline
 (a slouch, a slouch 1.6 deg past its threshold, glances then a slouch, a slouch with blips;
 three seeds each) every episode started, was nudged and recovered within 2 s of where it did at
-5 fps, with 35-57 % fewer looks; at 1.5 fps one borderline slouch started 24 s late
-(docs/PERFORMANCE.md, session 9).
+5 fps, with 44 % fewer looks on average (9-59 %); at 1.5 fps one borderline slouch started 24 s
+late (scripts/study_rate.py, docs/PERFORMANCE.md session 9).
 """
 
 from __future__ import annotations
