@@ -119,6 +119,10 @@ def test_quick_bench_writes_every_measurement_and_goal(
         assert doc["slouch_monitor_cpu_share_of_core"] > 0
         tail = doc["slouch_monitor_output_tail"]
         assert "forward head" in tail[0], tail
+        # the restless slouch: the same photo after the good one, the monitor ran through it
+        assert doc["restless_monitor_exit_code"] == 0
+        assert doc["restless_monitor_cpu_share_of_core"] > 0
+        assert "decoded" in doc["restless_monitor_output_tail"][-1]
 
     # what dropping the segmentation head buys: both models on the same frames, same landmarks
     head = doc["segmentation_head"]
