@@ -173,7 +173,7 @@ class Monitor:
         self.source = self._open_with_backoff(result)
         if self.source is None:
             result.stopped_by = self.stop_reason or "stopped"
-            self._shutdown(result, -math.inf, start_wall=None)
+            self._shutdown(result, -math.inf, self.clock.now_utc())
             return result
         live = self.source.live
         start_mono = self.clock.monotonic()
@@ -213,6 +213,7 @@ class Monitor:
                 if frame is None:
                     result.stopped_by = "end of source"
                     break
+                self._watching = True
                 result.frames += 1
                 if not live:
                     if file_t0 is None:
@@ -247,7 +248,8 @@ class Monitor:
     _last_analysis: Any = None
     _deadline: float | None = None  # monotonic time when `max_seconds` runs out
     _reanchor = False  # the next live frame re-ties stream time to the wall clock
-    _released_to: float | None = None  # stream time a live source was last released at
+    _released_to: float | None = None  # stream time watching last stopped at a release
+    _watching = False  # the open source has delivered a frame since it was opened
 
     def _turn(self, frame: Frame, result: MonitorResult) -> Verdict | None:
         try:
@@ -335,7 +337,9 @@ class Monitor:
 
     def _release_source(self, why: str) -> None:
         if self.source is not None:
-            self._released_to = self.source.read_to_s
+            if self._watching:  # not a source reopened a moment ago that saw nothing since
+                self._released_to = self.source.read_to_s
+            self._watching = False
             self.source.close()
             self.source = None
             log.info("camera released (%s)", why)
@@ -389,6 +393,7 @@ class Monitor:
             self.control.status = {"state": "camera unavailable", "reason": str(exc)}
         if self.source is not None:
             self.source.close()
+        self._watching = False  # the last look stands for no more than itself
         self.source = self._open_with_backoff(result, reopen=True)
         self.analyzer.reset()
         self.rate.kick(self.clock.monotonic())
@@ -403,6 +408,7 @@ class Monitor:
         while not self.stop_requested.is_set():
             try:
                 source = self.source_factory()
+                self._watching = False  # until it delivers a frame
                 if said:
                     log.warning("camera is back")
                 return source
@@ -425,28 +431,30 @@ class Monitor:
                 delay = min(delay * 2, BACKOFF_MAX_S)
         return None
 
-    def _shutdown(self, result: MonitorResult, last_t: float, start_wall: datetime | None) -> None:
+    def _shutdown(self, result: MonitorResult, last_t: float, start_wall: datetime) -> None:
         """Close the source and end the stored session where watching ended.
 
         That is where the source was read to (now, for a camera; the end of the file), not the
         last look, which at the idle rate can be 2 s earlier and stands for the time since. A
         camera released by a snooze or a lock was watched only up to its release; a lost one
-        only up to the last look.
+        only up to the last look; one (re)opened that has delivered no frame since, not at all.
+        `result.seconds` is the stored session's span: pauses inside it count, a pause it ends
+        with does not.
         """
         self.status.end()
         end = last_t
         if self.source is not None:
-            end = max(end, self.source.read_to_s)
+            if self._watching:
+                end = max(end, self.source.read_to_s)
             self.source.close()
             self.source = None
-        elif self._released_to is not None:
+        if self._released_to is not None:
             end = max(end, self._released_to)
         if not math.isfinite(last_t):
             self.session.close(None, wall=self.clock.now_utc())
             return
         self.session.close(end)
-        if start_wall is not None:
-            result.seconds = max(0.0, (self.session.wall_at(end) - start_wall).total_seconds())
+        result.seconds = max(0.0, (self.session.wall_at(end) - start_wall).total_seconds())
 
 
 def format_s(seconds: float) -> str:

@@ -418,30 +418,73 @@ def test_a_video_file_session_ends_at_the_end_of_the_file(
     _assert_run_ends_at(run, tmp_path, 0.0, 30.6)
 
 
+def _run_stored(run: Run, store: Any) -> tuple[float, ...]:
+    """Run `run`; return the span of its stored session, the end of each slouch episode (from
+    the session's start) and the summary's seconds."""
+    result = run.run()
+    try:
+        [(start, end)] = store.query("SELECT start_unix, end_unix FROM sessions")
+        episodes = store.query("SELECT end_unix FROM episodes")
+    finally:
+        store.close()
+    return (end - start, *(e - start for (e,) in episodes), result.seconds)
+
+
+def _slouching_with_requests(
+    pictures: dict[str, np.ndarray], pose: CachedPose, tmp_path: Path, **camera: Any
+) -> tuple[HookClock, ScriptedCamera, ControlServer, Run, Any]:
+    """A forward head on a scripted camera, an episode within seconds, a control queue, a store."""
+    clock = HookClock(T0)
+    cam = ScriptedCamera(clock, lambda t: noisy(pictures["forward"], t), **camera)
+    requests = ControlServer(tmp_path / "unused.sock")  # never started: only its queue is used
+    judge = JudgeConfig(persistence_s=5, cooldown_s=0)
+    run = Run(clock, cam, pose, control=requests, judge=judge)
+    return clock, cam, requests, run, _stored(run, tmp_path)
+
+
 def test_a_stop_while_snoozed_ends_the_session_and_its_episode_at_the_release(
     pictures: dict[str, np.ndarray], pose: CachedPose, tmp_path: Path
 ) -> None:
     """The camera was not watching during the snooze: neither the session nor the slouch
     episode open when it began may stretch over it."""
-    clock = HookClock(T0)
-    camera = ScriptedCamera(clock, lambda t: noisy(pictures["forward"], t))
-    requests = ControlServer(tmp_path / "unused.sock")  # never started: only its queue is used
-    judge = JudgeConfig(persistence_s=5, cooldown_s=0)
-    run = Run(clock, camera, pose, control=requests, judge=judge)
-    store = _stored(run, tmp_path)
+    clock, camera, requests, run, store = _slouching_with_requests(pictures, pose, tmp_path)
     clock.at(T0 + 20, lambda: requests.requests.put(ControlRequest("snooze", 600.0)))
     clock.at(T0 + 100, lambda: run.monitor.stop("SIGTERM"))
-    result = run.run()
-    try:
-        [(start, end)] = store.query("SELECT start_unix, end_unix FROM sessions")
-        episodes = store.query("SELECT start_unix, end_unix FROM episodes")
-    finally:
-        store.close()
+    stored = _run_stored(run, store)  # session, one episode, summary
     released = camera.closed[0] - T0
-    assert result.stopped_by == "SIGTERM" and 20 <= released <= 22.1  # within one look
-    assert end - start == pytest.approx(released, abs=0.01)
-    assert len(episodes) == 1 and episodes[0][1] - start == pytest.approx(released, abs=0.01)
-    assert result.seconds == pytest.approx(released, abs=0.01)
+    assert 20 <= released <= 22.1  # within one look
+    assert stored == pytest.approx((released,) * 3, abs=0.01)
+
+
+def test_a_screen_locked_when_a_snooze_ends_adds_nothing_to_the_session(
+    pictures: dict[str, np.ndarray], pose: CachedPose, tmp_path: Path
+) -> None:
+    """Snoozed, then the screen locked (home time), then logged out: the camera reopened when
+    the snooze ran out delivered no frame before the lock released it, so watching ended at the
+    snooze, not at the lock 10 minutes later."""
+    clock, camera, requests, run, store = _slouching_with_requests(pictures, pose, tmp_path)
+    run.monitor.lock_probe = FakeLockProbe(clock, locked=[(T0 + 300, math.inf)])
+    clock.at(T0 + 20, lambda: requests.requests.put(ControlRequest("snooze", 600.0)))
+    clock.at(T0 + 2000, lambda: run.monitor.stop("SIGTERM"))
+    stored = _run_stored(run, store)
+    released = camera.closed[0] - T0
+    assert 20 <= released <= 22.1 and len(camera.opened) == 2  # reopened at 620 s
+    assert stored == pytest.approx((released,) * 3, abs=0.01)
+
+
+def test_a_stop_right_after_the_camera_came_back_ends_at_the_last_look(
+    pictures: dict[str, np.ndarray], pose: CachedPose, tmp_path: Path
+) -> None:
+    """Unplugged for ten minutes, back just as the time limit runs out: the outage is not
+    watching, and the episode open when the camera went does not stretch over it."""
+    clock, camera, _, run, store = _slouching_with_requests(
+        pictures, pose, tmp_path, unplugged=[(T0 + 20, T0 + 599.9)]
+    )
+    run.monitor.max_seconds = 600.0
+    stored = _run_stored(run, store)
+    last_look = camera.reads[-1] - T0
+    assert last_look < 20 and len(camera.opened) == 2
+    assert stored == pytest.approx((last_look,) * 3, abs=0.01)
 
 
 def test_time_limit_holds_during_a_snooze(
