@@ -4,7 +4,10 @@ The judge decides on time shares over 10-30 s windows, so looks 0.2 s apart may 
 runs the whole pipeline (the real model, analyser, judge and adaptive rate, as `posture analyze`
 drives them) over clips made from a real seated side photo, once per `max_fps`, and prints when
 each episode started, was nudged and recovered, the time judged slouching, and the looks taken.
-A rate is good enough when those agree with the fastest rate's within one look or two.
+A rate is good enough when those agree with the fastest rate's within one look or two. A
+summary per scenario then gives, against the first rate listed: looks per second, how many
+fewer, and the largest difference of any event time and of the time judged slouching. Looks
+fall on the clips' 10 fps frames, so 1.5 fps runs at about 1.43 (0.7 s apart).
 
 Scenarios (10 fps clips, the photo moved a little per frame, each seed a different movement):
 - `strong`: upright 60 s, head forward 120 s (CVA estimate about 16 deg down), upright 60 s;
@@ -21,11 +24,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import tempfile
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -172,9 +177,42 @@ def main(argv: list[str] | None = None) -> int:
                         flush=True,
                     )
                     rows.append({"scenario": name, "seed": seed, **asdict(o)})
+    print()
+    for line in compare(rows, rates):
+        print(line)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1), encoding="utf-8")
     return 0
+
+
+def compare(rows: list[dict[str, Any]], rates: list[float]) -> list[str]:
+    """Per scenario and rate, against the first rate on the same clips: looks per second, how
+    many fewer, and the largest difference of an event time and of the time judged slouching
+    (inf where the events differ in kind or number)."""
+    by = {(r["scenario"], r["seed"], r["max_fps"]): r for r in rows}
+    lines = []
+    for name in dict.fromkeys(r["scenario"] for r in rows):
+        seeds = sorted({r["seed"] for r in rows if r["scenario"] == name})
+        for rate in rates:
+            ref = [by[(name, s, rates[0])] for s in seeds]
+            got = [by[(name, s, rate)] for s in seeds]
+            looks = sum(g["looks"] for g in got) / sum(g["seconds"] for g in got)
+            fewer = 1.0 - sum(g["looks"] for g in got) / sum(r["looks"] for r in ref)
+            pairs = list(zip(ref, got, strict=True))
+            event_d = max(_event_difference(r["events"], g["events"]) for r, g in pairs)
+            slouch_d = max(abs(r["slouching_s"] - g["slouching_s"]) for r, g in pairs)
+            lines.append(
+                f"{name:20s} max_fps {rate:4.1f}: {looks:4.2f} looks/s ({fewer:4.0%} fewer), "
+                f"events within {event_d:.1f} s, slouching within {slouch_d:.1f} s"
+            )
+    return lines
+
+
+def _event_difference(a: list[Any], b: list[Any]) -> float:
+    """The largest time difference of matching events; inf when they differ in kind."""
+    if [k for k, _ in a] != [k for k, _ in b]:
+        return math.inf
+    return max((abs(x - y) for (_, x), (_, y) in zip(a, b, strict=True)), default=0.0)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from posture.adapters.settings import (
 from posture.cli import main
 from posture.core.config import JudgeConfig, MonitorConfig, NotifyConfig, Settings
 from posture.core.errors import ConfigError
+from posture.core.rate import RateConfig
 
 
 def test_defaults_are_valid_and_grounded() -> None:
@@ -36,8 +37,6 @@ def test_defaults_are_valid_and_grounded() -> None:
         True,
         "0",
     )
-    from posture.core.rate import RateConfig
-
     assert (RateConfig().min_fps, RateConfig().max_fps) == (s.monitor.min_fps, s.monitor.max_fps)
     assert s.notify.backends == ("plyer", "notify-send", "console")
 

@@ -619,7 +619,6 @@ def test_a_long_slouch_is_looked_at_slowly_and_its_recovery_followed_closely(
     assert len(going_on) == pytest.approx((up - active - 10) * 0.5, abs=2)
     # straightening up is seen within one idle look and then followed at max_fps: the episode
     # ends after 8 of 10 s good, as at any rate
-    assert min(v.t_s for v in run.verdicts if v.t_s >= up) - up <= 2.1
     # the smoothed CVA estimate follows the step within one more second (One Euro filter)
     first_good = min(v.t_s for v in run.verdicts if v.t_s >= up and not v.instant_faults)
     assert first_good - up <= 2.1 + 1.0
