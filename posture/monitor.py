@@ -190,7 +190,9 @@ class Monitor:
                 ):
                     result.stopped_by = "time limit"
                     break
-                if self._snoozing(live) or self._locked(live, result):
+                # the lock first: a snooze that ends while the screen is locked must not switch
+                # the camera on until the next poll releases it again
+                if self._locked(live, result) or self._snoozing(live):
                     self._reanchor = True  # the camera was released: date the next frame anew
                     continue
                 if self.source is None:  # a reopen after snooze or lock gave up: a stop came
