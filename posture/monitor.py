@@ -395,7 +395,6 @@ class Monitor:
             self.control.status = {"state": "camera unavailable", "reason": str(exc)}
         if self.source is not None:
             self.source.close()
-        self._watching = False  # the last look stands for no more than itself
         self.source = self._open_with_backoff(result, reopen=True)
         self.analyzer.reset()
         self.rate.kick(self.clock.monotonic())
