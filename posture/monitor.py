@@ -251,7 +251,8 @@ class Monitor:
     _deadline: float | None = None  # monotonic time when `max_seconds` runs out
     _reanchor = False  # the next live frame re-ties stream time to the wall clock
     _released_to: float | None = None  # stream time watching last stopped at a release
-    _watching = False  # the open source has delivered a frame since it was opened
+    _watching = False  # the open source has delivered a frame since it was opened (every
+    # open clears it; read only while a source is open)
 
     def _turn(self, frame: Frame, result: MonitorResult) -> Verdict | None:
         try:
@@ -341,7 +342,6 @@ class Monitor:
         if self.source is not None:
             if self._watching:  # not a source reopened a moment ago that saw nothing since
                 self._released_to = self.source.read_to_s
-            self._watching = False
             self.source.close()
             self.source = None
             log.info("camera released (%s)", why)

@@ -335,17 +335,18 @@ def empty_desk_frames(n: int, seed: int = 3) -> Any:
 
 def restless_frames(
     good: np.ndarray, slouched: np.ndarray, *, lead_s: float, cycles: int, tail_s: float
-) -> Any:
-    """A restless slouch: `lead_s` sitting well, then `cycles` times 10 s slouched and 2 s
-    sitting up, then `tail_s` sitting well; the two photos placed as `steady_frames` places
-    them, each stretch with its own sensor noise. The monitor keeps deciding here: the case the
-    rate's `max_fps` costs most in (session 9)."""
-    from posture.testing import moving_photo_clip
-
-    placed = {"good": moving_photo_clip(good, 1)[0], "slouched": moving_photo_clip(slouched, 1)[0]}
-    stretches = [("good", lead_s)] + [("slouched", 10.0), ("good", 2.0)] * cycles
-    for i, (kind, seconds) in enumerate([*stretches, ("good", tail_s)]):
-        yield from _still_scene(placed[kind], int(round(seconds * 30)), seed=3 + i)
+) -> tuple[Any, float]:
+    """A restless slouch and its length in seconds: `lead_s` sitting well, then `cycles` times
+    10 s slouched and 2 s sitting up, then `tail_s` sitting well; each stretch as `steady_frames`
+    makes it. The monitor keeps deciding here: the case the rate's `max_fps` costs most in
+    (session 9)."""
+    stretches = [(good, lead_s)] + [(slouched, 10.0), (good, 2.0)] * cycles + [(good, tail_s)]
+    frames = (
+        frame
+        for i, (photo, seconds) in enumerate(stretches)
+        for frame in steady_frames(photo, int(round(seconds * 30)), seed=3 + i)
+    )
+    return frames, sum(seconds for _, seconds in stretches)
 
 
 def _still_scene(frame: np.ndarray, n: int, seed: int) -> Any:
@@ -969,9 +970,10 @@ def run_pipeline_bench(model: Path, quick: bool, lite: Path | None = None) -> di
             out.update(run_camera_monitors(model, scene, tmp))
             # then alone on a restless slouch, sampled from its first slouch to its end
             lead_s, cycles, tail_s = (4.0, 1, 0.0) if quick else (30.0, 7, 10.0)
-            frames_r = restless_frames(photo, slouched, lead_s=lead_s, cycles=cycles, tail_s=tail_s)
+            frames_r, length_r = restless_frames(
+                photo, slouched, lead_s=lead_s, cycles=cycles, tail_s=tail_s
+            )
             clip_r = write_clip(tmp / "restless.mp4", frames_r)
-            length_r = lead_s + 12.0 * cycles + tail_s
             scene = {"restless_monitor": (clip_r, length_r, lead_s)}
             out.update(run_camera_monitors(model, scene, tmp))
         err = mem.communicate()[1].decode(errors="replace")
