@@ -149,7 +149,7 @@ def run_video(args: argparse.Namespace, path: Path) -> int:
         tmp = tempfile.TemporaryDirectory(prefix="posture-analyze-")  # the HTML reads a store
         db = Path(tmp.name) / "history.sqlite3"
     if not args.no_store or tmp is not None:
-        store = HistoryStore.open(db)
+        store = HistoryStore.open(db, max_hold_s=settings.judge.max_hold_s)
         for notice in store.notices:
             print(f"posture: {notice}", file=sys.stderr)
     html = None

@@ -56,7 +56,7 @@ def build_monitor(
         if not choice.calibrated:
             print(f"posture: {uncalibrated_notice(model.name)}", file=sys.stderr)
         db_path = args.db or (Path(settings.store.path) if settings.store.path else None)
-        store = HistoryStore.open(db_path)
+        store = HistoryStore.open(db_path, max_hold_s=settings.judge.max_hold_s)
         cleanups.append(store.close)
         for notice in store.notices:
             print(f"posture: {notice}", file=sys.stderr)

@@ -151,6 +151,42 @@ def test_the_video_ends_at_its_end_not_at_the_last_look(
     assert end - start == pytest.approx(30.0, abs=0.01)
 
 
+@pytest.mark.parametrize("command", ["analyze", "monitor"])
+def test_a_configured_hold_covers_the_stored_time_between_slow_looks(
+    model_path: Path, tmp_path: Path, command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # looks 5 s apart need judge.max_hold_s 5; the store used to credit each look 3 s at most
+    # (its own default), so 20 of these 60 s went missing from the history
+    frames = moving_photo_clip(_photo("good"), n=int(60 * FPS), size=(240, 240), seed=5)
+    path = tmp_path / "still.avi"
+    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), FPS, (240, 240))
+    for f in frames:
+        out.write(f)
+    out.release()
+    config = tmp_path / "config.toml"
+    config.write_text("[monitor]\nmin_fps = 0.2\n\n[judge]\nmax_hold_s = 5.0\n", "utf-8")
+    db = tmp_path / "h.sqlite3"
+    common = ["--config", str(config), "--model", str(model_path), "--db", str(db)]
+    if command == "analyze":
+        code = main(["analyze", str(path), "--json", *common])
+    else:
+        code = main(
+            ["monitor", "--source", str(path), *common, "--no-notify", "--no-control", "--fast"]
+        )
+    capsys.readouterr()
+    assert code == 0
+    with sqlite3.connect(db) as conn:
+        (stored_s,) = conn.execute(
+            "SELECT SUM(good_s + slouching_s + away_s + unknown_s) FROM samples"
+        ).fetchone()
+        (longest_gap_s,) = conn.execute(
+            "SELECT MAX(t_unix - prev) FROM (SELECT t_unix, LAG(t_unix) OVER (ORDER BY t_unix) "
+            "AS prev FROM samples WHERE cva_deg IS NOT NULL)"
+        ).fetchone()
+    assert longest_gap_s >= 4  # the slow looks this is about
+    assert stored_s == pytest.approx(60.0, abs=0.05)
+
+
 @pytest.mark.parametrize("content", [b"", b"this is not a video at all" * 100])
 def test_unreadable_video_is_a_clear_error(
     content: bytes, model_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
