@@ -254,6 +254,10 @@ class LazyJudge:
         self._snoozed_until = None
         self.judge.resume()
 
+    def close(self, t_s: float) -> list[Event]:
+        """End a running episode where monitoring stopped (see `Judge.close`)."""
+        return self.judge.close(t_s)
+
     @property
     def baseline_cva(self) -> float:
         """The baseline CVA estimate for the status line (NaN when the profile has none)."""

@@ -41,6 +41,10 @@ class JudgePort(Protocol):
         """Lift a snooze."""
         ...
 
+    def close(self, t_s: float) -> list[Event]:
+        """End a running episode where monitoring stopped."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class SentAlert:
@@ -155,6 +159,8 @@ class PostureSession:
         if self.store is None or self.store.session_id is None:
             return
         if t_s is not None and self.t0_s is not None:
+            for event in self.judge.close(t_s):  # an episode still running keeps its numbers
+                self._handle(event)
             end = self.wall_at(t_s)
             self._write(lambda st: st.end_session(end))
         elif wall is not None:

@@ -110,6 +110,42 @@ def test_analyze_finds_the_episode_and_nudges_in_time(
     assert 'id="chart-timeline"' in html and "data:image/png;base64," in html
 
 
+def test_a_video_that_ends_mid_slouch_keeps_the_episode_whole(
+    model_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the episode is still running at the end of the file (as at Ctrl-C in the monitor): its
+    # end, peak and mean deviation used to be lost, known only to the judge
+    good, bad = _photo("good"), _photo("bad")
+    frames = moving_photo_clip(good, n=int(10 * FPS), size=(360, 360), seed=1) + moving_photo_clip(
+        bad, n=int(50 * FPS), size=(360, 360), seed=2
+    )
+    path = tmp_path / "ends_slouched.avi"
+    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), FPS, (360, 360))
+    for f in frames:
+        out.write(f)
+    out.release()
+    db = tmp_path / "h.sqlite3"
+    code = main(["analyze", str(path), "--json", "--model", str(model_path), "--db", str(db)])
+    doc = json.loads(capsys.readouterr().out)
+    assert code == 0
+    (ep,) = doc["summary"]["episodes"]
+    assert 9.0 <= ep["start"] <= 12.0 and 58.0 <= ep["end"] <= 60.0
+    with sqlite3.connect(db) as conn:
+        (start, end, metric, peak, mean) = conn.execute(
+            "SELECT e.start_unix - s.start_unix, e.end_unix - s.start_unix, metric, "
+            "peak_deviation, mean_deviation FROM episodes e JOIN sessions s ON s.id = e.session_id"
+        ).fetchone()
+        (recovery_s,) = conn.execute(
+            "SELECT recovery_s FROM alerts WHERE kind = 'nudge'"
+        ).fetchone()
+    assert (start, end) == (
+        pytest.approx(ep["start"], abs=0.01),
+        pytest.approx(ep["end"], abs=0.01),
+    )
+    assert metric == "cva_deg" and peak >= mean > 0.0  # positive: worse than the norm
+    assert recovery_s is None  # the video ended; the sitter never sat up
+
+
 def test_truncated_video_keeps_what_was_read(
     slouch_clip: Path, model_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

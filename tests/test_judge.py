@@ -251,7 +251,7 @@ def test_recovery_needs_most_of_the_recover_window_good() -> None:
     assert isinstance(rec, Recovered)
     # from the first faulty look to where the last one (39) stopped counting: the next look
     assert rec.start_s == 0.0 and rec.end_s == 40.0 and rec.faults == ("forward_head",)
-    assert rec.metric == "cva_deg"
+    assert rec.metric == "cva_deg" and rec.ended_by == "recovery"
     assert rec.peak_deviation == pytest.approx(8.0) and rec.mean_deviation == pytest.approx(8.0)
     assert s.last.state == "good"
     changes = [(e.old, e.new) for e in s.events(StateChanged)]  # type: ignore[attr-defined]
@@ -491,6 +491,7 @@ def test_away_after_no_person_ends_the_episode() -> None:
     assert away[0].since_s == 39.0 and away[0].t_s == 54.0
     (rec,) = s.events(Recovered)
     assert rec.t_s == 54.0 and rec.end_s == 40.0  # the last faulty look held until the next
+    assert rec.ended_by == "absence"  # leaving is not recovering
     assert s.last.state == "away" and "no person" in s.last.reason
     s.run(2, GOOD)
     (ret,) = s.events(Returned)
@@ -531,6 +532,30 @@ def test_unknown_suspends_an_episode_and_ends_it_only_after_a_while() -> None:
     s.run(61, GOOD, issue="frozen")  # a minute without a usable frame ends it
     (rec,) = s.events(Recovered)
     assert rec.end_s == 75.0  # the last faulty look (74) held until the next, unusable one
+    assert rec.ended_by == "no usable frame"
+
+
+@pytest.mark.parametrize(("stop_s", "end_s"), [(39.5, 39.5), (49.0, 42.0)])
+def test_a_stop_mid_episode_closes_it_with_its_numbers(stop_s: float, end_s: float) -> None:
+    s = make()
+    s.run(20, FORWARD)  # 8 deg down
+    s.run(20, {**FORWARD, "cva_deg": 50.0})  # 10 deg down; the last look at 39
+    (rec,) = s.judge.close(stop_s)
+    assert isinstance(rec, Recovered) and rec.ended_by == "stop" and rec.t_s == stop_s
+    assert rec.start_s == 0.0 and rec.faults == ("forward_head",) and rec.metric == "cva_deg"
+    assert rec.peak_deviation == pytest.approx(10.0)
+    assert 8.0 < rec.mean_deviation < 10.0
+    # the last faulty look holds until the stop, for at most max_hold_s (3 s)
+    assert rec.end_s == pytest.approx(end_s)
+
+
+def test_closing_without_an_episode_gives_nothing() -> None:
+    s = make()
+    s.run(20, FORWARD)  # a fault not yet held for 30 s is no episode
+    assert s.judge.close(20.0) == []
+    s.run(40, FORWARD)
+    s.run(10, GOOD)  # recovered
+    assert s.judge.close(70.0) == []
 
 
 def test_view_different_from_profile_is_unknown() -> None:

@@ -126,6 +126,45 @@ def test_round_trip_samples_events_and_alert_recovery(tmp_path: Path) -> None:
     assert h.baseline == {"cva_deg": 52.0, "neck_angle_deg": 38.0}
 
 
+@pytest.mark.parametrize("ended_by", ["absence", "no usable frame", "stop"])
+def test_an_episode_that_ends_without_a_recovery_gives_its_alert_no_recovery_time(
+    tmp_path: Path, ended_by: str
+) -> None:
+    db = tmp_path / "h.sqlite3"
+    w = lambda t: T0 + timedelta(seconds=t)  # noqa: E731
+    with HistoryStore.open(db) as store:
+        store.start_session(T0)
+        store.record_event(SlouchStarted(35.0, start_s=5.0, faults=("forward_head",)), w(35))
+        store.record_event(Nudge(35.0, "forward_head", 30.0, 8.0, "cva_deg", "deg"), w(35))
+        ended = Recovered(70.0, 5.0, 52.0, ("forward_head",), 9.5, 8.1, "cva_deg", ended_by)
+        store.record_event(ended, w(70))  # type: ignore[arg-type]
+        store.end_session(w(80))
+    with HistoryStore.open(db, readonly=True) as ro:
+        (recovery_s,) = ro.query("SELECT recovery_s FROM alerts")[0]
+        episode = ro.query("SELECT end_unix, peak_deviation FROM episodes")
+    assert recovery_s is None  # they left, the screen went dark, or monitoring stopped
+    assert episode == [(T0.timestamp() + 52.0, 9.5)]  # the episode itself is kept whole
+
+
+def test_fault_time_is_credited_only_while_slouching(tmp_path: Path) -> None:
+    # an episode suspended while nobody is seen keeps its fault active in the verdicts
+    db = tmp_path / "h.sqlite3"
+    with HistoryStore.open(db) as store:
+        store.start_session(T0)
+        feed(
+            store,
+            2,
+            60,
+            lambda t: "slouching" if t < 20 else "unknown",
+            faults_at=lambda t: ("forward_head",),
+        )
+        store.end_session(T0 + timedelta(seconds=60))
+    with HistoryStore.open(db, readonly=True) as ro:
+        h = ro.load_history(T0.timestamp(), T0.timestamp() + 3600)
+    np.testing.assert_allclose(h.minutes.state_s.sum(axis=0), [0, 20, 0, 40], atol=1e-3)
+    np.testing.assert_allclose(h.minutes.fault_s.sum(axis=0), [20, 0, 0, 0, 0], atol=1e-3)
+
+
 @pytest.mark.parametrize("fps", [1.0, 5.0, 15.0])
 def test_time_weighted_seconds_do_not_depend_on_frame_rate(tmp_path: Path, fps: float) -> None:
     with HistoryStore.open(tmp_path / "h.sqlite3") as store:

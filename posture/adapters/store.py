@@ -448,7 +448,10 @@ class HistoryStore:
             b.add_values(metrics, verdict.deviations)
             b.view = view
             b.last_state = verdict.state
-            self._held = _Held(verdict.t_s, wall, verdict.state, tuple(verdict.active_faults))
+            # Fault time is slouching time: an episode suspended while nobody can be measured
+            # (no person, a dark image) keeps its faults active but is not credited with them.
+            faults = tuple(verdict.active_faults) if verdict.state == "slouching" else ()
+            self._held = _Held(verdict.t_s, wall, verdict.state, faults)
             self._wall_offset = wall - verdict.t_s
             if self._last_flush_s is None:
                 self._last_flush_s = verdict.t_s
@@ -525,7 +528,9 @@ class HistoryStore:
                         (*vals, sid, start),
                     )
                 self._open_episode = None
-                for alert_id, t_alert in self._pending_alerts:
+                # Leaving the desk, or stopping, is not recovering: no recovery time for those.
+                recovered = self._pending_alerts if event.ended_by == "recovery" else []
+                for alert_id, t_alert in recovered:
                     self._conn.execute(
                         "UPDATE alerts SET recovery_s = ? WHERE id = ?",
                         (max(0.0, event.end_s - t_alert), alert_id),

@@ -25,6 +25,8 @@ as slouching; `away` means no person for the configured time."""
 
 State = Literal["good", "slouching", "away", "unknown"]
 
+EpisodeEnd = Literal["recovery", "absence", "no usable frame", "stop"]
+
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
@@ -102,7 +104,12 @@ class Escalation(Event):
 
 @dataclass(frozen=True, slots=True)
 class Recovered(Event):
-    """A slouch episode ended. Carries the whole episode for the store and the reports."""
+    """A slouch episode ended. Carries the whole episode for the store and the reports.
+
+    `ended_by` says how: "recovery" (the person sat up), "absence" (they left), "no usable
+    frame" (nothing measurable for too long) or "stop" (monitoring ended first). Only a recovery
+    is a recovery: the reports' "recovered after" time is not measured on the others.
+    """
 
     start_s: float
     end_s: float
@@ -110,6 +117,7 @@ class Recovered(Event):
     peak_deviation: float
     mean_deviation: float
     metric: str
+    ended_by: EpisodeEnd = "recovery"
 
 
 @dataclass(frozen=True, slots=True)

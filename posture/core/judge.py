@@ -86,6 +86,7 @@ from posture.core.events import (
     FAULTS,
     AwayStarted,
     BreakDue,
+    EpisodeEnd,
     Escalation,
     Event,
     Nudge,
@@ -411,7 +412,7 @@ class Judge:
             self._update_faults(t)
             self._open_windows(t)
         if signal == "away":
-            self._end_episode(t, events, why="away")
+            self._end_episode(t, events, why="absence")
         elif self._episode is not None and not usable:
             last = self._last_usable_s if self._last_usable_s is not None else t
             if t - last >= cfg.unknown_ends_episode_s:
@@ -582,7 +583,7 @@ class Judge:
             return
         if ep is not None:
             if not active:
-                self._end_episode(t, events, why="recovered")
+                self._end_episode(t, events, why="recovery")
                 return
             ep.faults.extend(f for f in active if f not in ep.faults)
             if self._tracks[ep.primary].status:  # statistics over the faulty frames only
@@ -593,9 +594,27 @@ class Judge:
                     ep.dev_n += 1
                     ep.dev_peak = d if math.isnan(ep.dev_peak) else max(ep.dev_peak, d)
 
-    def _end_episode(self, t: float, events: list[Event], why: str) -> None:
+    def close(self, t_s: float) -> list[Event]:
+        """End an episode still running when monitoring stops at `t_s`; returns its `Recovered`.
+
+        Its peak and mean deviation and its faults are known only here, so a monitor stopped
+        mid-slouch (Ctrl-C, the end of a video) keeps them in the history. `t_s` is where
+        watching ended, at or after the last observation.
+        """
+        events: list[Event] = []
+        if self._episode is None:
+            return events
+        if self._last_t is not None:  # the last look holds until the stop, as in the store
+            until = min(t_s, self._last_t + self.config.max_hold_s)
+            for tr in self._tracks.values():
+                if tr.status:
+                    tr.fault_until_s = until
+        self._end_episode(t_s, events, why="stop")
+        return events
+
+    def _end_episode(self, t: float, events: list[Event], why: EpisodeEnd) -> None:
         for tr in self._tracks.values():
-            if why != "recovered":  # away, or no usable frame: what follows is decided afresh
+            if why != "recovery":  # away, no usable frame, stop: what follows is decided afresh
                 _forget_run(tr)
                 tr.building_s = None
         ep = self._episode
@@ -610,7 +629,7 @@ class Judge:
             for x in (self._tracks[f].last_fault_s, self._tracks[f].fault_until_s)
             if x is not None
         ]
-        end = max(lasts, default=t)
+        end = min(max(lasts, default=t), t)  # a stop may come before the last look's hold ends
         logger.debug("episode %s-%s ended (%s)", ep.start_s, end, why)
         events.append(
             Recovered(
@@ -621,6 +640,7 @@ class Judge:
                 peak_deviation=ep.dev_peak,
                 mean_deviation=ep.dev_sum / ep.dev_n if ep.dev_n else math.nan,
                 metric=self._checks[ep.primary][0].metric,
+                ended_by=why,
             )
         )
 

@@ -505,8 +505,10 @@ def video_summary(
         if t.size
         else np.zeros(len(STATES))
     )
+    # as in the history: fault time is slouching time, not a suspended episode's unknown time
     fault_mask = np.array(
-        [[f in p[1].active_faults for f in FAULTS] for p in pairs], dtype=bool
+        [[p[1].state == "slouching" and f in p[1].active_faults for f in FAULTS] for p in pairs],
+        dtype=bool,
     ).reshape(-1, len(FAULTS))
     fault_s = (fault_mask * dur[:, None]).sum(axis=0)
     total = float(state_s.sum())
