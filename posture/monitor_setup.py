@@ -7,6 +7,7 @@ import contextlib
 import logging
 import sys
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from posture.adapters.camera import FrameSource, is_live_spec, open_source
@@ -24,13 +25,28 @@ from posture.app import (
     uncalibrated_notice,
 )
 from posture.clock import Clock, SystemClock
-from posture.core.errors import ControlError
+from posture.core.errors import ControlError, StoreError
 from posture.core.rate import AdaptiveRate, RateConfig
 from posture.monitor import Monitor, StatusLine
 from posture.pipeline import FrameAnalyzer
 from posture.session import PostureSession
 
 log = logging.getLogger(__name__)
+
+
+def _forget_old_history(store: HistoryStore, now: datetime, keep_days: int) -> None:
+    """Apply `store.keep_days` at start; a failure is said and monitoring goes on."""
+    try:
+        gone = store.forget_before(now - timedelta(days=keep_days))
+    except StoreError as exc:
+        log.warning("old history not deleted: %s", exc)
+        return
+    if gone:
+        print(
+            f"posture: deleted {gone} session(s) older than {keep_days} days from the history "
+            "([store] keep_days)",
+            file=sys.stderr,
+        )
 
 
 def build_monitor(
@@ -60,6 +76,7 @@ def build_monitor(
         cleanups.append(store.close)
         for notice in store.notices:
             print(f"posture: {notice}", file=sys.stderr)
+        _forget_old_history(store, clock.now_utc(), settings.store.keep_days)
         source_spec = args.source or settings.monitor.source
         if not is_live_spec(str(source_spec)):
             # A file or folder that cannot be opened is a usage error: say so before the model

@@ -14,13 +14,16 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
+from posture.adapters.store import HistoryStore
 from posture.cli import main
+from posture.core.events import Verdict
 from posture.testing import moving_photo_clip, sitting_side_dir
 
 SITTING = sitting_side_dir()
@@ -251,3 +254,27 @@ def test_kill_9_during_monitoring_loses_at_most_5_s_and_the_next_start_just_work
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT COUNT(*) FROM sessions").fetchone()[0] == 2
     assert not [p for p in tmp_path.iterdir() if ".corrupt-" in p.name]
+
+
+def test_monitor_start_deletes_history_older_than_keep_days(
+    tmp_path: Path, still: Path, model_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "history.sqlite3"
+    old = datetime.now(UTC) - timedelta(days=40)
+    with HistoryStore.open(db) as store:  # a session as a monitor left it 40 days ago
+        store.start_session(old, source="camera:0")
+        store.record(Verdict(0.0, "good"), {"cva_deg": 55.0}, "side_left", old)
+        store.end_session(old + timedelta(seconds=60))
+    config = tmp_path / "config.toml"
+    config.write_text("[store]\nkeep_days = 30\n", encoding="utf-8")
+    assert _monitor(still, db, model_path, "--config", str(config)) == 0
+    err = capsys.readouterr().err
+    assert "deleted 1 session(s) older than 30 days" in err
+    with sqlite3.connect(db) as conn:
+        sources = [r[0] for r in conn.execute("SELECT source FROM sessions")]
+        oldest = conn.execute("SELECT MIN(t_unix) FROM samples").fetchone()[0]
+    assert sources == [str(still)]  # only this run's session is left
+    assert oldest >= (datetime.now(UTC) - timedelta(days=1)).timestamp()
+    # the default keeps a year: a second start deletes nothing and says nothing
+    assert _monitor(still, db, model_path) == 0
+    assert "deleted" not in capsys.readouterr().err

@@ -165,6 +165,33 @@ def test_fault_time_is_credited_only_while_slouching(tmp_path: Path) -> None:
     np.testing.assert_allclose(h.minutes.fault_s.sum(axis=0), [20, 0, 0, 0, 0], atol=1e-3)
 
 
+def test_forget_before_deletes_old_history_and_keeps_the_rest(tmp_path: Path) -> None:
+    db = tmp_path / "h.sqlite3"
+    old, straddling = T0 - timedelta(days=400), T0 - timedelta(seconds=30)
+    w = lambda t: T0 + timedelta(seconds=t)  # noqa: E731
+    with HistoryStore.open(db) as store:
+        store.record_calibration(old, {"cva_deg": 50.0}, profile="a")
+        store.record_calibration(old + timedelta(days=1), {"cva_deg": 51.0}, profile="b")
+        store.start_session(old)
+        feed(store, 1, 60, first_30_good, t_start=-400 * 86400.0)
+        store.record_event(Nudge(-400 * 86400.0 + 40, "forward_head", 30, 8, "cva_deg", "deg"), old)
+        store.end_session(old + timedelta(seconds=60))
+        store.start_session(straddling)  # 30 s before the cutoff, 30 s after it
+        feed(store, 1, 60, first_30_good, t_start=-30.0)
+        store.record_event(SlouchStarted(35.0, start_s=30.0, faults=("forward_head",)), w(35))
+        store.end_session(w(30))
+        assert store.forget_before(T0) == 1
+        assert store.forget_before(T0) == 0  # nothing more to do
+        sessions = store.query("SELECT start_unix FROM sessions")
+        samples = store.query("SELECT MIN(t_unix), COUNT(*) FROM samples")
+        left = [store.query(f"SELECT COUNT(*) FROM {t}")[0][0] for t in ("alerts", "episodes")]
+        calibrations = store.query("SELECT profile FROM calibrations")
+    assert sessions == [(straddling.timestamp(),)]
+    assert samples == [(int(T0.timestamp()), 30)]  # the straddling session's newer half
+    assert left == [0, 1]
+    assert calibrations == [("b",)]  # the newest stays whatever its age: reports compare with it
+
+
 @pytest.mark.parametrize("fps", [1.0, 5.0, 15.0])
 def test_time_weighted_seconds_do_not_depend_on_frame_rate(tmp_path: Path, fps: float) -> None:
     with HistoryStore.open(tmp_path / "h.sqlite3") as store:

@@ -780,6 +780,36 @@ class HistoryStore:
             finally:
                 self._conn.row_factory = None
 
+    def forget_before(self, cutoff_utc: datetime) -> int:
+        """Delete the history older than `cutoff_utc` (`store.keep_days`); returns sessions gone.
+
+        Rows go by their own time, so a session that straddles the cutoff keeps its newer part.
+        The newest calibration stays whatever its age: reports compare against it. One
+        transaction: a failure deletes nothing.
+        """
+        cut = to_unix(cutoff_utc)
+        with self._lock, self._write():
+            old = "SELECT id FROM sessions WHERE COALESCE(end_unix, start_unix) < ?"
+            for table, when in (
+                ("samples", "t_unix"),
+                ("alerts", "t_unix"),
+                ("episodes", "COALESCE(end_unix, start_unix)"),
+                ("breaks", "COALESCE(end_unix, start_unix)"),
+            ):
+                self._conn.execute(
+                    f"DELETE FROM {table} WHERE {when} < ? OR session_id IN ({old})", (cut, cut)
+                )
+            gone = self._conn.execute(
+                f"DELETE FROM sessions WHERE id IN ({old}) AND id IS NOT ?",
+                (cut, self._session_id),
+            ).rowcount
+            self._conn.execute(
+                "DELETE FROM calibrations WHERE t_unix < ? "
+                "AND id <> (SELECT MAX(id) FROM calibrations)",
+                (cut,),
+            )
+        return int(gone)
+
     def query(self, sql: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:
         """Run a read-only SELECT (for tests and ad-hoc inspection)."""
         with self._lock:

@@ -250,7 +250,9 @@ class StoreConfig:
     """History database ([store])."""
 
     path: str = _f("", "history database file; empty means the user data dir")
-    keep_days: int = _f(365, "delete history older than this", 1, 36500)
+    keep_days: int = _f(
+        365, "the monitor deletes history older than this many days when it starts", 1, 36500
+    )
 
     def __post_init__(self) -> None:
         _validate(self, "store")
