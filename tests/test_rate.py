@@ -57,6 +57,14 @@ def test_noise_alternating_around_the_band_is_not_movement() -> None:
     assert set(_run([60.0] * 5 + [57.5, 62.5] * 20)) == {1.0}
 
 
+def test_moving_while_an_episode_runs_is_left_to_the_judge() -> None:
+    # a sitter shifting in and out of a slouch: 3 s up every 13 s. The first look up opens the
+    # judge's recovery window (busy); once used, the episode's blips are not "moving"
+    values = ([50.0] * 10 + [60.0] * 3) * 6
+    assert set(_run(values, state="slouching")) == {1.0}
+    assert FAST in _run(values, state="good")  # the same moves outside an episode are followed
+
+
 @pytest.mark.parametrize("state", ["good", "slouching"])
 def test_something_to_follow_keeps_max_fps(state: str) -> None:
     assert set(_run([60.0] * 30, state=state, busy=True)) == {FAST}

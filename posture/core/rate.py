@@ -9,23 +9,28 @@ Inference is nearly all of the monitor's cost, so the rate is the battery knob. 
   window is sampled at `max_fps`, whatever each look shows: the judge weighs each look by the
   time until the next, so a rate that went fast after faulty looks and slow after good ones
   would tip its time shares. When the window closes the rate drops at once;
-- for `settle_s` after the key metric moved out of its band, a change of state, or a `kick`
-  (a resume, the camera coming back).
+- for `settle_s` after the key metric moved out of its band (outside an episode: see below), a
+  change of state, or a `kick` (a resume, the camera coming back).
 
 A fault that appears while sampling slowly is seen at most 1/min_fps late, well inside the 30 s
-persistence time. A state that merely lasts is not something happening. A slouch that goes on
-after its episode started is looked at every 1/min_fps: its escalation comes at most that late,
-and the first look that shows the sitter straightening up opens the recovery window. Glances
-that keep coming, or a borderline fault that comes and goes, are decided by the first window
-(a window is given back only once the fault has shown the other way for the persistence time)
-and looked at slowly after it. `away` (nobody seen for `judge.away_after_s`) is sampled at
-`min_fps` at once: there is nobody to follow, and a return is seen within 1/min_fps and changes
-the state. `unknown` (a person the model cannot measure, a dark or frozen image) is followed
-fast for `settle_s` after it begins, as any change is, and slowly if it lasts. Before session 8
-every state but `good`, and every fault seen, held `max_fps`: an empty desk cost 12.7 % of a
-core and a long slouch 12.3 % on the bench's webcam stand-in, against about 1 % for a steady good
-sitter (docs/PERFORMANCE.md), for the hours a day people spend away from their desks or, the
-very people this is for, slouched.
+persistence time. A state that merely lasts is not something happening. A slouch that goes on after
+its episode started is looked at every 1/min_fps: its escalation comes at most that late, and the
+first look that shows the sitter straightening up opens the recovery window. Glances that keep
+coming, or a borderline fault that comes and goes, are decided by the first window (a window is
+given back only once the fault has shown the other way for the persistence time) and looked at
+slowly after it. Moving does not count while an episode runs (`slouching`): what the judge must
+decide there, straightening up or a blip, it decides in its recovery window, and once a blip has
+used that window the recovery is judged at `min_fps` on purpose. Until session 10 a sitter who kept
+shifting while slouched (2 s up every 12 s) confirmed each shift as a move and held `max_fps`
+throughout; leaving it to the judge takes 40 % fewer looks on such clips, with the same episodes
+within 1.6 s (scripts/study_rate.py, docs/PERFORMANCE.md). `away` (nobody seen for
+`judge.away_after_s`) is sampled at `min_fps` at once: there is nobody to follow, and a return is
+seen within 1/min_fps and changes the state. `unknown` (a person the model cannot measure, a dark
+or frozen image) is followed fast for `settle_s` after it begins, as any change is, and slowly if
+it lasts. Before session 8 every state but `good`, and every fault seen, held `max_fps`: an empty
+desk cost 12.7 % of a core and a long slouch 12.3 % on the bench's webcam stand-in, against about 1
+% for a steady good sitter (docs/PERFORMANCE.md), for the hours a day people spend away from their
+desks or, the very people this is for, slouched.
 
 "Moving" is judged against a slowly updated reference, not the previous look, and only once
 the key metric has stayed outside the band around it for `confirm_s` and `confirm_looks` looks
@@ -194,7 +199,7 @@ class AdaptiveRate:
         if state == "away":
             self._busy_until_s = -math.inf  # nobody to follow: a return changes the state
             busy = False
-        elif moved or changed:
+        elif (moved and state != "slouching") or changed:
             self._busy_until_s = t_s + c.settle_s
         fps = c.max_fps if busy or t_s < self._busy_until_s else c.min_fps
         return 1.0 / fps
