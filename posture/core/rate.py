@@ -28,9 +28,9 @@ within 1.6 s (scripts/study_rate.py, docs/PERFORMANCE.md). `away` (nobody seen f
 seen within 1/min_fps and changes the state. `unknown` (a person the model cannot measure, a dark
 or frozen image) is followed fast for `settle_s` after it begins, as any change is, and slowly if
 it lasts. Before session 8 every state but `good`, and every fault seen, held `max_fps`: an empty
-desk cost 12.7 % of a core and a long slouch 12.3 % on the bench's webcam stand-in, against
-about 1 % for a steady good sitter (docs/PERFORMANCE.md), for the hours a day people spend away from their
-desks or, the very people this is for, slouched.
+desk cost 12.7 % of a core and a long slouch 12.3 % on the bench's webcam stand-in, against about
+1 % for a steady good sitter (docs/PERFORMANCE.md), for the hours a day people spend away from
+their desks or, the very people this is for, slouched.
 
 "Moving" is judged against a slowly updated reference, not the previous look, and only once
 the key metric has stayed outside the band around it for `confirm_s` and `confirm_looks` looks
