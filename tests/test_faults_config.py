@@ -47,6 +47,7 @@ def _monitor(model: Path, tmp_path: Path, *extra: str) -> int:
         ("[colour]\nx = 1\n", "unknown table 'colour' (known tables: [judge], [monitor]"),
         ("[judge\n", ":1: invalid TOML: "),
         ("[monitor]\nmax_fps = true\n", "[monitor] max_fps = true is not allowed; allowed: "),
+        ("[judge]\nfaults = []\n", "[judge] faults = [] is not allowed; allowed: a non-empty list"),
     ],
 )
 def test_bad_settings_file_exits_2_naming_file_key_value_and_range(

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from posture.core.calibration import Baseline, Profile
-from posture.core.config import JudgeConfig
+from posture.core.config import FieldError, JudgeConfig
 from posture.core.events import (
     STATES,
     AwayStarted,
@@ -597,6 +597,21 @@ def test_disabled_faults_are_not_judged() -> None:
     s = make(JudgeConfig(faults=("head_drop",)))
     s.run(60, FORWARD)
     assert s.events(SlouchStarted) == [] and s.last.instant_faults == ()
+
+
+def test_a_view_without_any_watched_fault_says_so() -> None:
+    # head tilt is judged in front view only: a side profile watching only it judges nothing
+    s = make(JudgeConfig(faults=("head_tilt",)))
+    s.run(5, GOOD)
+    assert s.last.state == "unknown"
+    assert s.last.reason == (
+        "none of the watched faults (head_tilt) can be judged in side view: add one to judge.faults"
+    )
+
+
+def test_watching_no_fault_at_all_is_a_config_error() -> None:
+    with pytest.raises(FieldError, match=r"judge\.faults.*non-empty list of 'forward_head'"):
+        JudgeConfig(faults=())
 
 
 # -- property: never a nudge without an episode -------------------------------------------------

@@ -180,6 +180,10 @@ class JudgeConfig:
 
     def __post_init__(self) -> None:
         _validate(self, "judge")
+        if not self.faults:  # nothing to watch would judge every frame "unknown", silently
+            raise FieldError(
+                "judge", "faults", [], f"a non-empty list of {', '.join(repr(f) for f in FAULTS)}"
+            )
         if self.sitting_reset_away_s < self.away_after_s:
             raise FieldError(
                 "judge",

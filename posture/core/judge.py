@@ -371,7 +371,13 @@ class Judge:
                 if k in self.profile.baseline
             }
             statuses = {r.fault: self._evaluate(r, obs.metrics) for r in self._rules}
-            if all(s is None for s in statuses.values()):
+            if not self._rules:
+                signal = "unreliable"
+                reason = (
+                    f"none of the watched faults ({', '.join(self.config.faults)}) can be judged "
+                    f"in {self._family} view: add one to judge.faults"
+                )
+            elif all(s is None for s in statuses.values()):
                 signal, reason = "unreliable", "landmarks unreliable"
             else:
                 signal = "clear"
