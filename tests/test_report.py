@@ -3,14 +3,17 @@ rendered by headless Chromium to check the charts are really drawn."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -298,6 +301,77 @@ def test_from_after_today_says_so_not_swap(
     assert "--to" in err  # the way out: name the end of the range
     rc, _, err = run_cli(capsys, "--db", str(day_db), "--from", "2024-05-06", "--to", "2024-05-01")
     assert rc == 2 and "--to 2024-05-01 is before --from 2024-05-06; swap them" in err
+
+
+@contextlib.contextmanager
+def _read_only_dir(d: Path) -> Iterator[None]:
+    """Make `d` really read-only: mode 0555, and as root (which ignores modes) `chattr +i`."""
+    os.chmod(d, 0o555)
+    locked = False
+    try:
+        if os.geteuid() == 0:
+            if subprocess.run(["chattr", "+i", str(d)], capture_output=True).returncode != 0:
+                pytest.skip("running as root without `chattr +i`: no read-only directory here")
+            locked = True
+        with pytest.raises(OSError):
+            (d / "probe").touch()
+        yield
+    finally:
+        if locked:
+            subprocess.run(["chattr", "-i", str(d)], check=True)
+        os.chmod(d, 0o755)
+
+
+def test_report_reads_a_history_in_a_read_only_directory(
+    day_db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shelf = tmp_path / "shelf"
+    shelf.mkdir()
+    db = shelf / "history.sqlite3"
+    shutil.copyfile(day_db, db)  # a WAL database, closed cleanly: no -wal or -shm beside it
+    with _read_only_dir(shelf):
+        rc, out, err = run_cli(
+            capsys, "--db", str(db), "--day", DAY, "--tz", "UTC", "--format", "json"
+        )
+        assert rc == 0, err
+        assert json.loads(out)["monitored_minutes"] == 60.0 and not err
+        assert sorted(p.name for p in shelf.iterdir()) == ["history.sqlite3"]
+
+
+def test_read_only_directory_with_an_unmerged_journal_says_what_is_left_out(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shelf = tmp_path / "shelf"
+    shelf.mkdir()
+    db = shelf / "history.sqlite3"
+    HistoryStore.open(db).close()
+    # a monitor killed on a disk since made read-only: rows still only in the -wal journal
+    writer = sqlite3.connect(db)
+    writer.execute("PRAGMA wal_autocheckpoint = 0")
+    writer.execute("INSERT INTO sessions (kind, start_unix) VALUES ('monitor', 1714986000)")
+    writer.commit()
+    wal = shelf / "history.sqlite3-wal"
+    saved_wal = wal.read_bytes()
+    writer.close()  # the last close merges the journal; put it back as a crash leaves it
+    wal.write_bytes(saved_wal)
+    (shelf / "history.sqlite3-shm").unlink(missing_ok=True)
+    with _read_only_dir(shelf):
+        rc, _, err = run_cli(capsys, "--db", str(db), "--day", DAY, "--format", "json")
+    assert rc == 0, err
+    assert f"{wal}" in err and "left out" in err
+
+
+def test_a_file_that_is_not_a_database_in_a_read_only_directory_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shelf = tmp_path / "shelf"
+    shelf.mkdir()
+    db = shelf / "history.sqlite3"
+    db.write_bytes(b"not a database, " * 512)
+    with _read_only_dir(shelf):
+        rc, _, err = run_cli(capsys, "--db", str(db))
+    assert rc == 1
+    assert f"cannot read history database {db}" in err and "Traceback" not in err
 
 
 # ------------------------------------------------------------------------------------------
