@@ -361,7 +361,8 @@ class HistoryStore:
                 raise StoreError(f"cannot open history database {p}: {exc}") from exc
             moved = _move_aside(p)
             msg = f"history database {p} was corrupt; moved it to {moved} and started a new one"
-            log.warning(msg)
+            # Not a warning: the caller prints `notices`, and a warning would say it twice.
+            log.info(msg)
             notices.append(msg)
             _create_file(p)
             conn = _connect(p)
