@@ -374,6 +374,15 @@ def test_a_file_that_is_not_a_database_in_a_read_only_directory_is_a_clear_error
     assert f"cannot read history database {db}" in err and "Traceback" not in err
 
 
+def test_reports_doc_gives_the_hold_cap_the_store_uses() -> None:
+    from posture.core.config import JudgeConfig
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "REPORTS.md").read_text()
+    (state_time,) = [b for b in doc.split("\n* ") if b.startswith("**state time**")]
+    assert "judge.max_hold_s" in state_time
+    assert f"{JudgeConfig().max_hold_s:g} s by default" in state_time
+
+
 # ------------------------------------------------------------------------------------------
 # HTML, rendered by a real browser
 # ------------------------------------------------------------------------------------------
