@@ -65,8 +65,14 @@ def _day(d: DayStats) -> dict[str, Any]:
     }
 
 
-def summary_to_dict(s: Summary, tz: tzinfo, *, message: str = "") -> dict[str, Any]:
-    """Build the JSON report document (see docs/REPORTS.md for every key)."""
+def summary_to_dict(
+    s: Summary, tz: tzinfo, *, tz_name: str | None = None, message: str = ""
+) -> dict[str, Any]:
+    """Build the JSON report document (see docs/REPORTS.md for every key).
+
+    `tz_name` labels the zone (e.g. "Europe/Paris"): a zone read from /etc/localtime has no key,
+    and its repr would name the file object instead.
+    """
     now_end = (
         min(s.end_unix, float(s.minutes.t_unix[-1] + 60)) if len(s.minutes.t_unix) else (s.end_unix)
     )
@@ -89,7 +95,7 @@ def summary_to_dict(s: Summary, tz: tzinfo, *, message: str = "") -> dict[str, A
         "period": {
             "first_day": s.first_day.isoformat(),
             "last_day": s.last_day.isoformat(),
-            "timezone": str(getattr(tz, "key", None) or tz),
+            "timezone": tz_name or str(getattr(tz, "key", None) or tz),
             "start": iso_local(s.start_unix, tz),
             "end": iso_local(s.end_unix, tz),
         },
@@ -158,9 +164,10 @@ def summary_to_dict(s: Summary, tz: tzinfo, *, message: str = "") -> dict[str, A
     }
 
 
-def render_json(s: Summary, tz: tzinfo, *, message: str = "") -> str:
+def render_json(s: Summary, tz: tzinfo, *, tz_name: str | None = None, message: str = "") -> str:
     """Render the JSON report as text (UTF-8, 2-space indent, trailing newline)."""
-    return json.dumps(summary_to_dict(s, tz, message=message), indent=2, ensure_ascii=False) + "\n"
+    doc = summary_to_dict(s, tz, tz_name=tz_name, message=message)
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
 
 def render_csv(s: Summary, tz: tzinfo) -> str:

@@ -7,6 +7,7 @@ tmpfs filled to the brim (`mount -t tmpfs -o size=...`).
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -20,6 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from clips import slouch_frames, upright_photo, write_clip
 
 from posture.adapters.store import HistoryStore
 from posture.cli import main
@@ -63,8 +65,14 @@ def _monitor(source: Path | str, db: Path, model: Path, *extra: str) -> int:
     )
 
 
-@pytest.mark.parametrize("command", ["monitor", "report"])
-def test_corrupt_database_is_moved_aside_and_the_user_told_where(
+def _upright_clip(tmp_path: Path) -> Path:
+    return write_clip(
+        slouch_frames(upright_photo(), [("upright", 6)], fps=5.0), tmp_path / "upright.avi", 5.0
+    )
+
+
+@pytest.mark.parametrize("command", ["monitor", "report", "analyze", "calibrate", "doctor"])
+def test_corrupt_database_is_moved_aside_and_the_user_told_where_once(
     tmp_path: Path,
     still: Path,
     model_path: Path,
@@ -73,20 +81,35 @@ def test_corrupt_database_is_moved_aside_and_the_user_told_where(
 ) -> None:
     db = tmp_path / "history.sqlite3"
     db.write_bytes(GARBAGE)
+    model = ("--model", str(model_path))
     if command == "monitor":
         code = _monitor(still, db, model_path)
-    else:
+    elif command == "report":
         code = main(["report", "--db", str(db)])
+    elif command == "analyze":
+        code = main(["analyze", str(_upright_clip(tmp_path)), "--json", *model, "--db", str(db)])
+    elif command == "calibrate":
+        clip = _upright_clip(tmp_path)
+        argv = ["calibrate", "--source", str(clip), "--no-glance", "--seconds", "5", *model]
+        code = main([*argv, "--db", str(db)])
+    else:
+        code = main(["doctor", "--json", "--no-camera", *model, "--db", str(db)])
     out, err = capsys.readouterr()
-    assert code == 0, err
+    # the doctor's code also depends on a notification daemon, not on the history
+    assert code == 0 or command == "doctor", out + err
     moved = [p for p in tmp_path.iterdir() if p.name.startswith("history.sqlite3.corrupt-")]
     assert len(moved) == 1
     assert moved[0].read_bytes() == GARBAGE, "the old file is kept, byte for byte"
-    assert f"moved it to {moved[0]}" in err
+    if command == "doctor":  # the doctor says it in its history line
+        (history,) = [c for c in json.loads(out) if c["name"] == "history"]
+        assert history["status"] == "warn" and f"moved it to {moved[0]}" in history["detail"]
+    else:
+        assert f"moved it to {moved[0]}" in err
+    assert (out + err).count("was corrupt") == 1, "said once, not once per layer"
     with sqlite3.connect(db) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         sessions = conn.execute("SELECT COUNT(*) FROM sessions").fetchone()[0]
-    assert sessions == (1 if command == "monitor" else 0)
+    assert sessions == (1 if command in ("monitor", "analyze") else 0)
     assert oct(db.stat().st_mode & 0o777) == "0o600"
 
 

@@ -3,14 +3,17 @@ rendered by headless Chromium to check the charts are really drawn."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -177,7 +180,7 @@ def test_bad_date_lists_accepted_formats(
     day_db: Path, bad: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     rc, _, err = run_cli(capsys, "--db", str(day_db), "--day", bad)
-    assert rc == 1
+    assert rc == 2
     assert "YYYY-MM-DD" in err and '"today"' in err and '"yesterday"' in err
     assert "Traceback" not in err
 
@@ -191,6 +194,193 @@ def test_relative_dates(day_db: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert parse_day("monday", today).isoformat() == "2024-05-06"
     assert parse_day("wednesday", today).isoformat() == "2024-05-08"
     assert parse_day("-2", today).isoformat() == "2024-05-06"
+
+
+# ------------------------------------------------------------------------------------------
+# Where the history is, and what a report says when it cannot be read
+# ------------------------------------------------------------------------------------------
+
+
+def _write_settings(path: Path, db: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"[store]\npath = {json.dumps(str(db))}\n", encoding="utf-8")
+    return path
+
+
+def test_report_reads_the_history_named_in_the_settings(
+    day_db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from posture.adapters.settings import config_path
+
+    json_day = ("--day", DAY, "--tz", "UTC", "--format", "json")
+    _write_settings(config_path(), day_db)  # the default settings file: [store] path
+    rc, out, err = run_cli(capsys, *json_day)
+    assert rc == 0, err
+    assert json.loads(out)["monitored_minutes"] == 60.0
+    # --config names another settings file; --db still wins over both
+    other = _write_settings(tmp_path / "other.toml", tmp_path / "elsewhere.sqlite3")
+    rc, out, err = run_cli(capsys, "--config", str(other), *json_day)
+    assert rc == 0 and json.loads(out)["empty"] is True
+    assert f"looked for {tmp_path / 'elsewhere.sqlite3'}" in err
+    rc, out, _ = run_cli(capsys, "--config", str(other), "--db", str(day_db), *json_day)
+    assert rc == 0 and json.loads(out)["monitored_minutes"] == 60.0
+    # a broken settings file is a usage error naming the file, as for the other commands
+    (tmp_path / "bad.toml").write_text("[store\n")
+    rc, _, err = run_cli(capsys, "--config", str(tmp_path / "bad.toml"))
+    assert rc == 2 and str(tmp_path / "bad.toml") in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv", "text", "html"])
+def test_missing_database_still_gives_a_valid_document(
+    tmp_path: Path, fmt: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "none.sqlite3"
+    rc, out, err = run_cli(capsys, "--db", str(db), "--format", fmt, "--out", "-")
+    assert rc == 0, err
+    assert not db.exists()
+    if fmt == "json":
+        doc = json.loads(out)
+        assert doc["empty"] is True and "No posture history yet" in doc["message"]
+        assert "No posture history yet" in err
+    elif fmt == "csv":
+        assert out == ",".join(CSV_COLUMNS) + "\n"
+        assert "No posture history yet" in err
+    else:
+        assert "No posture history yet" in out and not err
+
+
+def test_json_time_zone_is_the_zone_name_without_tz_or_TZ(
+    day_db: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from posture.commands.report import local_tz
+
+    monkeypatch.delenv("TZ", raising=False)
+    rc, out, _ = run_cli(capsys, "--db", str(day_db), "--day", DAY, "--format", "json")
+    zone = json.loads(out)["period"]["timezone"]
+    assert rc == 0
+    assert zone == local_tz()[1]  # e.g. Etc/UTC from the /etc/localtime link
+    assert "ZoneInfo" not in zone and "BufferedReader" not in zone
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("--day", "0001-01-01"),
+        ("--day", "9999-12-31"),
+        ("--from", "0001-01-01", "--to", "0001-01-05"),
+        ("--from", "9999-12-25", "--to", "9999-12-31"),
+        ("--from", "2024-05-01", "--to", "9999-12-31"),
+    ],
+)
+@pytest.mark.parametrize("tz", ["UTC", "Pacific/Kiritimati", "America/Adak"])
+def test_dates_out_of_range_are_usage_errors(
+    day_db: Path, argv: tuple[str, ...], tz: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rc, out, err = run_cli(capsys, "--db", str(day_db), "--tz", tz, *argv)
+    assert rc == 2, err
+    assert not out and "Traceback" not in err and "OverflowError" not in err
+    assert "out of range" in err and "1970-01-01" in err
+
+
+def test_the_range_ends_are_reportable(day_db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for day in ("1970-01-01", "9999-12-30"):
+        for tz in ("Pacific/Kiritimati", "America/Adak"):
+            for fmt in ("json", "csv"):
+                rc, out, err = run_cli(
+                    capsys, "--db", str(day_db), "--day", day, "--tz", tz, "--format", fmt
+                )
+                assert rc == 0 and "Nothing was monitored" in err, (day, tz, fmt, err)
+
+
+def test_from_after_today_says_so_not_swap(
+    day_db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rc, _, err = run_cli(capsys, "--db", str(day_db), "--from", "9000-01-01")
+    assert rc == 2
+    assert "--from 9000-01-01 is after today" in err and "swap" not in err
+    assert "--to" in err  # the way out: name the end of the range
+    rc, _, err = run_cli(capsys, "--db", str(day_db), "--from", "2024-05-06", "--to", "2024-05-01")
+    assert rc == 2 and "--to 2024-05-01 is before --from 2024-05-06; swap them" in err
+
+
+@contextlib.contextmanager
+def _read_only_dir(d: Path) -> Iterator[None]:
+    """Make `d` really read-only: mode 0555, and as root (which ignores modes) `chattr +i`."""
+    os.chmod(d, 0o555)
+    locked = False
+    try:
+        if os.geteuid() == 0:
+            if subprocess.run(["chattr", "+i", str(d)], capture_output=True).returncode != 0:
+                pytest.skip("running as root without `chattr +i`: no read-only directory here")
+            locked = True
+        with pytest.raises(OSError):
+            (d / "probe").touch()
+        yield
+    finally:
+        if locked:
+            subprocess.run(["chattr", "-i", str(d)], check=True)
+        os.chmod(d, 0o755)
+
+
+def test_report_reads_a_history_in_a_read_only_directory(
+    day_db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shelf = tmp_path / "shelf"
+    shelf.mkdir()
+    db = shelf / "history.sqlite3"
+    shutil.copyfile(day_db, db)  # a WAL database, closed cleanly: no -wal or -shm beside it
+    with _read_only_dir(shelf):
+        rc, out, err = run_cli(
+            capsys, "--db", str(db), "--day", DAY, "--tz", "UTC", "--format", "json"
+        )
+        assert rc == 0, err
+        assert json.loads(out)["monitored_minutes"] == 60.0 and not err
+        assert sorted(p.name for p in shelf.iterdir()) == ["history.sqlite3"]
+
+
+def test_read_only_directory_with_an_unmerged_journal_says_what_is_left_out(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shelf = tmp_path / "shelf"
+    shelf.mkdir()
+    db = shelf / "history.sqlite3"
+    HistoryStore.open(db).close()
+    # a monitor killed on a disk since made read-only: rows still only in the -wal journal
+    writer = sqlite3.connect(db)
+    writer.execute("PRAGMA wal_autocheckpoint = 0")
+    writer.execute("INSERT INTO sessions (kind, start_unix) VALUES ('monitor', 1714986000)")
+    writer.commit()
+    wal = shelf / "history.sqlite3-wal"
+    saved_wal = wal.read_bytes()
+    writer.close()  # the last close merges the journal; put it back as a crash leaves it
+    wal.write_bytes(saved_wal)
+    (shelf / "history.sqlite3-shm").unlink(missing_ok=True)
+    with _read_only_dir(shelf):
+        rc, _, err = run_cli(capsys, "--db", str(db), "--day", DAY, "--format", "json")
+    assert rc == 0, err
+    assert f"{wal}" in err and "left out" in err
+
+
+def test_a_file_that_is_not_a_database_in_a_read_only_directory_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shelf = tmp_path / "shelf"
+    shelf.mkdir()
+    db = shelf / "history.sqlite3"
+    db.write_bytes(b"not a database, " * 512)
+    with _read_only_dir(shelf):
+        rc, _, err = run_cli(capsys, "--db", str(db))
+    assert rc == 1
+    assert f"cannot read history database {db}" in err and "Traceback" not in err
+
+
+def test_reports_doc_gives_the_hold_cap_the_store_uses() -> None:
+    from posture.core.config import JudgeConfig
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "REPORTS.md").read_text()
+    (state_time,) = [b for b in doc.split("\n* ") if b.startswith("**state time**")]
+    assert "judge.max_hold_s" in state_time
+    assert f"{JudgeConfig().max_hold_s:g} s by default" in state_time
 
 
 # ------------------------------------------------------------------------------------------

@@ -339,11 +339,13 @@ class HistoryStore:
         """Open (creating and migrating as needed) the history at `path` (default location if None).
 
         `readonly=True` never creates, migrates or moves anything: for reports on a file that
-        may belong to someone else. Raises `StoreError` when the file cannot be used.
+        may belong to someone else (or sit in a read-only directory: see `_connect_readonly`).
+        Raises `StoreError` when the file cannot be used.
         """
         p = Path(path).expanduser() if path is not None else default_db_path()
         if readonly:
-            return cls(_connect_readonly(p), p, readonly=True)
+            ro_conn, ro_notices = _connect_readonly(p)
+            return cls(ro_conn, p, ro_notices, readonly=True)
         notices: list[str] = []
         _prepare_dir(p.parent, tighten=path is None)
         _check_free_space(p.parent)
@@ -359,7 +361,8 @@ class HistoryStore:
                 raise StoreError(f"cannot open history database {p}: {exc}") from exc
             moved = _move_aside(p)
             msg = f"history database {p} was corrupt; moved it to {moved} and started a new one"
-            log.warning(msg)
+            # Not a warning: the caller prints `notices`, and a warning would say it twice.
+            log.info(msg)
             notices.append(msg)
             _create_file(p)
             conn = _connect(p)
@@ -971,19 +974,51 @@ def _connect(p: Path) -> sqlite3.Connection:
     return conn
 
 
-def _connect_readonly(p: Path) -> sqlite3.Connection:
+def _open_readonly(p: Path, *, immutable: bool) -> tuple[sqlite3.Connection, int]:
+    """Connect read-only and read the schema version (the first real read of the file)."""
+    query = "mode=ro&immutable=1" if immutable else "mode=ro"
+    conn = sqlite3.connect(
+        f"{p.resolve().as_uri()}?{query}",
+        uri=True,
+        timeout=10.0,
+        isolation_level=None,
+        check_same_thread=False,
+    )
+    try:
+        conn.execute("PRAGMA busy_timeout = 10000")
+        return conn, int(conn.execute("PRAGMA user_version").fetchone()[0])
+    except BaseException:
+        conn.close()
+        raise
+
+
+def _connect_readonly(p: Path) -> tuple[sqlite3.Connection, list[str]]:
+    """Open `p` for reading only; returns the connection and notices for the user.
+
+    Reading a WAL database needs its `-shm` index beside it, which SQLite creates on open; in a
+    directory that is read-only to us that fails ("unable to open database file") although the
+    file itself is readable. Then the file is opened `immutable`: no lock files at all. A writer
+    needs that directory too, so normally nobody is writing the file; but a `-wal` journal left
+    by a crash is not read that way, so a notice says what is left out.
+    """
     if not p.exists():
         raise StoreError(f"no history database at {p}; run `posture monitor` first or pass --db")
+    notices: list[str] = []
     try:
-        conn = sqlite3.connect(
-            f"{p.resolve().as_uri()}?mode=ro",
-            uri=True,
-            timeout=10.0,
-            isolation_level=None,
-            check_same_thread=False,
-        )
-        conn.execute("PRAGMA busy_timeout = 10000")
-        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        try:
+            conn, version = _open_readonly(p, immutable=False)
+        except sqlite3.OperationalError as exc:
+            if getattr(exc, "sqlite_errorname", "") != "SQLITE_CANTOPEN" or not _readable_file(p):
+                raise
+            log.debug("history %s: %s; opening it immutable (its directory is read-only)", p, exc)
+            conn, version = _open_readonly(p, immutable=True)
+            wal = p.with_name(p.name + "-wal")
+            if wal.is_file() and wal.stat().st_size > 0:
+                notices.append(
+                    f"{wal} holds the last rows a monitor wrote, and its read-only directory "
+                    "keeps them from being read: they are left out of this report (make the "
+                    "directory writable and report again to include them)"
+                )
     except sqlite3.DatabaseError as exc:
         raise StoreError(f"cannot read history database {p}: {exc}") from exc
     if version != SCHEMA_VERSION:
@@ -993,7 +1028,17 @@ def _connect_readonly(p: Path) -> sqlite3.Connection:
             f"{SCHEMA_VERSION}; open it once without read-only (e.g. `posture report --db {p}` "
             "with write access) to migrate it"
         )
-    return conn
+    return conn, notices
+
+
+def _readable_file(p: Path) -> bool:
+    """Tell whether `p` is a regular file this process can open for reading."""
+    try:
+        fd = os.open(p, os.O_RDONLY)
+    except OSError:
+        return False
+    os.close(fd)
+    return p.is_file()
 
 
 def _migrate(conn: sqlite3.Connection, p: Path) -> None:

@@ -302,6 +302,8 @@ def _note_in_history(args: argparse.Namespace, settings: Any, profile: Any, fit:
     db = args.db or (Path(settings.store.path) if settings.store.path else None)
     try:
         with HistoryStore.open(db) as store:
+            for notice in store.notices:
+                print(f"posture: {notice}", file=sys.stderr)
             store.record_calibration(
                 datetime.now(UTC),
                 {k: b.median for k, b in profile.baseline.items()},

@@ -322,6 +322,7 @@ def _check_history(path: Path | None) -> Check:
     db = store.path
     try:
         schema = store.schema_version
+        notices = store.notices  # e.g. a corrupt file moved aside: this line is where it is said
     finally:
         store.close()
     try:
@@ -334,6 +335,9 @@ def _check_history(path: Path | None) -> Check:
             conn.close()
     except sqlite3.Error as exc:
         return Check("history", "fail", f"{db} is not writable: {exc}", _history_fix(db))
+    if notices:
+        detail = f"{db} writable (schema {schema}); " + "; ".join(notices)
+        return Check("history", "warn", detail, "nothing to do: the old file is kept where it says")
     return Check("history", "ok", f"{db} writable (schema {schema})")
 
 

@@ -13,8 +13,8 @@ from datetime import date, datetime, timedelta, tzinfo
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from posture.core.errors import ReportError
-from posture.core.summary import Summary, day_bounds, summarize
+from posture.core.errors import PeriodError, ReportError
+from posture.core.summary import History, MinuteRows, Summary, day_bounds, summarize
 
 log = logging.getLogger(__name__)
 
@@ -24,10 +24,14 @@ DATE_FORMATS_HELP = (
     'YYYY-MM-DD (e.g. 2024-05-06), "today", "yesterday", a weekday name such as "monday" '
     '(the most recent one, today included), or "-N" for N days ago (e.g. -3)'
 )
+FIRST_DAY = date(1970, 1, 1)
+"""The earliest day a report covers: the history counts time from the Unix epoch."""
+LAST_DAY = date.max - timedelta(days=1)
+"""The latest: a period ends at the midnight after its last day, which must be a date too."""
 
 
 def parse_day(text: str, today: date) -> date:
-    """Parse a user's date; raises ReportError listing the accepted formats."""
+    """Parse a user's date; raises PeriodError listing the accepted formats."""
     t = text.strip().lower()
     if t == "today":
         return today
@@ -41,8 +45,8 @@ def parse_day(text: str, today: date) -> date:
         try:
             return date.fromisoformat(t)
         except ValueError as exc:
-            raise ReportError(f"bad date {text!r}: {exc}. Accepted: {DATE_FORMATS_HELP}") from exc
-    raise ReportError(f"bad date {text!r}. Accepted: {DATE_FORMATS_HELP}")
+            raise PeriodError(f"bad date {text!r}: {exc}. Accepted: {DATE_FORMATS_HELP}") from exc
+    raise PeriodError(f"bad date {text!r}. Accepted: {DATE_FORMATS_HELP}")
 
 
 def local_tz(name: str | None = None) -> tuple[tzinfo, str]:
@@ -53,7 +57,7 @@ def local_tz(name: str | None = None) -> tuple[tzinfo, str]:
             return ZoneInfo(cand), cand
         except (ZoneInfoNotFoundError, ValueError) as exc:
             if name:
-                raise ReportError(
+                raise PeriodError(
                     f"unknown time zone {name!r}; use an IANA name such as Europe/Berlin or UTC"
                 ) from exc
     try:
@@ -75,31 +79,54 @@ class Period:
     last: date
 
 
+def _option_day(option: str, text: str, today: date) -> date:
+    """Parse the date given to `option`, refusing days outside FIRST_DAY..LAST_DAY.
+
+    Beyond them the date arithmetic of the period (its end midnight, the 30-day trend) overflows.
+    """
+    d = parse_day(text, today)
+    if not FIRST_DAY <= d <= LAST_DAY:
+        raise PeriodError(f"{option} {d} is out of range: reports cover {FIRST_DAY} to {LAST_DAY}")
+    return d
+
+
 def resolve_period(args: argparse.Namespace, today: date) -> Period:
-    """--day / --week / --from --to (default: today) -> Period."""
+    """--day / --week / --from --to (default: today) -> Period; PeriodError when unusable."""
     if args.week:
         return Period(today - timedelta(days=6), today)
     if args.from_day or args.to_day:
         if not args.from_day:
-            raise ReportError("--to needs --from (e.g. --from 2024-05-01 --to 2024-05-07)")
-        first = parse_day(args.from_day, today)
-        last = parse_day(args.to_day, today) if args.to_day else today
-        if last < first:
-            raise ReportError(f"--to {last} is before --from {first}; swap them")
+            raise PeriodError("--to needs --from (e.g. --from 2024-05-01 --to 2024-05-07)")
+        first = _option_day("--from", args.from_day, today)
+        if args.to_day:
+            last = _option_day("--to", args.to_day, today)
+            if last < first:
+                raise PeriodError(f"--to {last} is before --from {first}; swap them")
+        elif first > today:
+            raise PeriodError(
+                f"--from {first} is after today ({today}), where a range without --to ends; "
+                "give an earlier --from, or --to as well"
+            )
+        else:
+            last = today
         if (last - first).days > 366:
-            raise ReportError("a report covers at most 367 days; choose a shorter period")
+            raise PeriodError("a report covers at most 367 days; choose a shorter period")
         return Period(first, last)
-    d = parse_day(args.day, today) if args.day else today
+    d = _option_day("--day", args.day, today) if args.day else today
     return Period(d, d)
 
 
-def load_summary(db: Path, period: Period, tz: tzinfo) -> tuple[Summary | None, str, list[str]]:
-    """Summary for the period (None when nothing is stored), a friendly message, notices."""
+def load_summary(db: Path, period: Period, tz: tzinfo) -> tuple[Summary, str, list[str]]:
+    """Summary for the period, a friendly message when it is empty, notices.
+
+    A missing database gives an empty summary (and never creates the file), so every format
+    still renders a valid document.
+    """
     from posture.adapters.store import HistoryStore
 
     if not db.exists():
         return (
-            None,
+            summarize(History(MinuteRows.empty()), period.first, period.last, tz),
             (
                 f"No posture history yet (looked for {db}). Run `posture monitor` for a "
                 "while, then ask again."
@@ -142,21 +169,34 @@ def _default_out(period: Period, fmt: str) -> Path:
     return d / f"posture-report-{_label(period)}.{'txt' if fmt == 'text' else fmt}"
 
 
-def run(args: argparse.Namespace, *, today: date | None = None) -> int:
-    """Make the report; `today` is for tests (default: the local date now)."""
+def history_path(args: argparse.Namespace) -> Path:
+    """Return the history to read: --db, else `[store] path`, else the default location.
+
+    The settings come from --config or the default file: the order monitor, analyze, doctor and
+    forget use, so a report reads the history they write.
+    """
+    from posture.adapters.settings import load_settings
     from posture.adapters.store import default_db_path
 
+    if args.db:
+        return Path(args.db).expanduser()
+    configured = load_settings(args.config).settings.store.path
+    return Path(configured).expanduser() if configured else default_db_path()
+
+
+def run(args: argparse.Namespace, *, today: date | None = None) -> int:
+    """Make the report; `today` is for tests (default: the local date now)."""
     tz, tz_name = local_tz(args.tz)
     today = today or datetime.now(tz).date()
     period = resolve_period(args, today)
-    db = Path(args.db).expanduser() if args.db else default_db_path()
+    db = history_path(args)
     summary, message, notices = load_summary(db, period, tz)
     for n in notices:
         print(f"posture: {n}", file=sys.stderr)
 
     fmt = args.format
     out: Path | None = Path(args.out).expanduser() if args.out and args.out != "-" else None
-    if summary is None or summary.empty:
+    if summary.empty:
         if fmt in ("text", "html"):
             print(message)
             return 0
@@ -165,10 +205,10 @@ def run(args: argparse.Namespace, *, today: date | None = None) -> int:
     if fmt == "text" and out is None and not args.open:
         from posture.report_text import print_text
 
-        print_text(summary, tz)  # type: ignore[arg-type]
+        print_text(summary, tz)
         return 0
 
-    content = _render(fmt, summary, tz, tz_name, message)  # type: ignore[arg-type]
+    content = _render(fmt, summary, tz, tz_name, message)
     if out is None and (fmt == "html" and args.out != "-" or args.open):
         out = _default_out(period, fmt)
     if out is None:
@@ -199,7 +239,7 @@ def _render(fmt: str, summary: Summary, tz: tzinfo, tz_name: str, message: str) 
     if fmt == "json":
         from posture.report_data import render_json
 
-        return render_json(summary, tz, message=message)
+        return render_json(summary, tz, tz_name=tz_name, message=message)
     from posture.report_text import render_text
 
     return render_text(summary, tz)
@@ -239,7 +279,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "the posture data dir's reports/ folder when omitted",
     )
     p.add_argument("--open", action="store_true", help="open the written report (browser)")
-    p.add_argument("--db", metavar="PATH", help="history database (default: the user data dir)")
+    p.add_argument(
+        "--db",
+        metavar="PATH",
+        help="history database (default: [store] path in the settings, else the user data dir)",
+    )
+    p.add_argument(
+        "--config", type=Path, metavar="PATH", help="settings file (default: user config dir)"
+    )
     p.add_argument(
         "--tz",
         metavar="ZONE",

@@ -10,7 +10,8 @@ PostureError                    base; `exit_code` is what the CLI returns
 │   └── CameraUnavailable       transient: the camera is busy or gone (the monitor retries)
 ├── FrameError                  a frame is empty, malformed or of an unsupported shape
 ├── StoreError                  the history database cannot be opened or written
-├── ReportError                 a report cannot be produced (bad period, bad format)
+├── ReportError                 a report cannot be produced (unwritable output)
+│   └── PeriodError             usage: a bad date, zone or period for a report (exit code 2)
 └── ControlError                talking to a running monitor failed
 """
 
@@ -70,6 +71,12 @@ class StoreError(PostureError):
 
 class ReportError(PostureError):
     """A report cannot be produced: bad period, bad format, unwritable output."""
+
+
+class PeriodError(ReportError):
+    """The report's dates, range or time zone are unusable: a usage error, as argparse's are."""
+
+    exit_code = 2
 
 
 class ControlError(PostureError):
