@@ -1,14 +1,19 @@
-"""Shared pieces of the fault-injection tests: a replaying pose backend and a monitor builder."""
+"""Shared pieces of the fault-injection tests: a replaying pose backend, a monitor builder, and
+a really read-only directory."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import math
-from collections.abc import Callable
+import os
+import subprocess
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 
 from posture.adapters.store import HistoryStore
 from posture.app import LazyJudge, choose_profile
@@ -85,3 +90,24 @@ def build(
         max_seconds=max_seconds,
     )
     return monitor, store, status
+
+
+@contextlib.contextmanager
+def read_only_dir(d: Path) -> Iterator[None]:
+    """Make `d` really read-only: mode 0555, and as root (which ignores modes) `chattr +i`."""
+    os.chmod(d, 0o555)
+    locked = False
+    try:
+        if os.geteuid() == 0:
+            if subprocess.run(["chattr", "+i", str(d)], capture_output=True).returncode != 0:
+                if os.environ.get("CI") == "true":
+                    pytest.fail("CI runs as root and must be able to `chattr +i` a directory")
+                pytest.skip("running as root without `chattr +i`: no read-only directory here")
+            locked = True
+        with pytest.raises(OSError):
+            (d / "probe").touch()
+        yield
+    finally:
+        if locked:
+            subprocess.run(["chattr", "-i", str(d)], check=True)
+        os.chmod(d, 0o755)

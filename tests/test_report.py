@@ -3,7 +3,6 @@ rendered by headless Chromium to check the charts are really drawn."""
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import json
@@ -13,7 +12,6 @@ import shutil
 import sqlite3
 import subprocess
 import tempfile
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -24,6 +22,7 @@ from posture.adapters.store import HistoryStore
 from posture.cli import main
 from posture.core.events import Nudge, Recovered, SlouchStarted, Verdict
 from posture.report_data import CSV_COLUMNS
+from tests.faults_helpers import read_only_dir
 
 T0 = datetime(2024, 5, 6, 9, 0, tzinfo=UTC)
 DAY = "2024-05-06"
@@ -303,25 +302,6 @@ def test_from_after_today_says_so_not_swap(
     assert rc == 2 and "--to 2024-05-01 is before --from 2024-05-06; swap them" in err
 
 
-@contextlib.contextmanager
-def _read_only_dir(d: Path) -> Iterator[None]:
-    """Make `d` really read-only: mode 0555, and as root (which ignores modes) `chattr +i`."""
-    os.chmod(d, 0o555)
-    locked = False
-    try:
-        if os.geteuid() == 0:
-            if subprocess.run(["chattr", "+i", str(d)], capture_output=True).returncode != 0:
-                pytest.skip("running as root without `chattr +i`: no read-only directory here")
-            locked = True
-        with pytest.raises(OSError):
-            (d / "probe").touch()
-        yield
-    finally:
-        if locked:
-            subprocess.run(["chattr", "-i", str(d)], check=True)
-        os.chmod(d, 0o755)
-
-
 def test_report_reads_a_history_in_a_read_only_directory(
     day_db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -329,7 +309,7 @@ def test_report_reads_a_history_in_a_read_only_directory(
     shelf.mkdir()
     db = shelf / "history.sqlite3"
     shutil.copyfile(day_db, db)  # a WAL database, closed cleanly: no -wal or -shm beside it
-    with _read_only_dir(shelf):
+    with read_only_dir(shelf):
         rc, out, err = run_cli(
             capsys, "--db", str(db), "--day", DAY, "--tz", "UTC", "--format", "json"
         )
@@ -355,7 +335,7 @@ def test_read_only_directory_with_an_unmerged_journal_says_what_is_left_out(
     writer.close()  # the last close merges the journal; put it back as a crash leaves it
     wal.write_bytes(saved_wal)
     (shelf / "history.sqlite3-shm").unlink(missing_ok=True)
-    with _read_only_dir(shelf):
+    with read_only_dir(shelf):
         rc, _, err = run_cli(capsys, "--db", str(db), "--day", DAY, "--format", "json")
     assert rc == 0, err
     assert f"{wal}" in err and "left out" in err
@@ -368,7 +348,7 @@ def test_a_file_that_is_not_a_database_in_a_read_only_directory_is_a_clear_error
     shelf.mkdir()
     db = shelf / "history.sqlite3"
     db.write_bytes(b"not a database, " * 512)
-    with _read_only_dir(shelf):
+    with read_only_dir(shelf):
         rc, _, err = run_cli(capsys, "--db", str(db))
     assert rc == 1
     assert f"cannot read history database {db}" in err and "Traceback" not in err

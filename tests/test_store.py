@@ -29,6 +29,7 @@ from posture.core.events import (
     SlouchStarted,
     Verdict,
 )
+from tests.faults_helpers import read_only_dir
 
 DATA = Path(__file__).parent / "data"
 T0 = datetime(2024, 5, 6, 9, 0, 0, tzinfo=UTC)
@@ -305,16 +306,11 @@ def test_unusable_directory_is_a_store_error(tmp_path: Path) -> None:
         HistoryStore.open(blocker / "history.sqlite3")
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores directory permissions")
 def test_read_only_directory_is_a_store_error(tmp_path: Path) -> None:
     ro = tmp_path / "ro"
     ro.mkdir()
-    ro.chmod(0o500)
-    try:
-        with pytest.raises(StoreError, match="not writable"):
-            HistoryStore.open(ro / "history.sqlite3")
-    finally:
-        ro.chmod(0o700)
+    with read_only_dir(ro), pytest.raises(StoreError, match="not writable"):
+        HistoryStore.open(ro / "history.sqlite3")
 
 
 WRITER = r"""
