@@ -155,6 +155,7 @@ def test_moving_person_is_refused(
     )
     assert code == 1
     assert "too much movement" in err and "Fix:" in err
+    assert "for the whole 3.5 s" in err  # the duration sampled, not the default 10 s
 
 
 def test_bad_profile_names_and_unknown_delete(capsys: pytest.CaptureFixture[str]) -> None:

@@ -237,7 +237,7 @@ def calibrate(args: argparse.Namespace, store: Any) -> int:
             say(f"Sampling for {seconds:g} s...")
             base, stop_t = sample(source, analyzer, seconds, preview=preview, say=say)
             say("")
-            fit = fit_baseline(**base.arrays(), config=cfg)
+            fit = fit_baseline(**base.arrays(), config=cfg, seconds=seconds)
             created = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
             profile = make_profile(
                 fit,
