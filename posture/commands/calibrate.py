@@ -8,7 +8,8 @@ screen, so that a glance never counts as a slouch. The profile is saved owner-on
 data dir; the calibration is also noted in the history.
 
 File sources (videos, image folders) work too: step 1 reads the first `--seconds` of the file,
-step 2 the following `--glance-seconds`.
+step 2 the following `--glance-seconds`. An image folder counts each image as one sample, taken
+SAMPLE_FPS a second: the default 10 s uses its first 100 images, or all of a smaller folder.
 """
 
 from __future__ import annotations
@@ -216,7 +217,10 @@ def calibrate(args: argparse.Namespace, store: Any) -> int:
     def say(text: str, end: str = "\n") -> None:
         print(text, end=end, file=err, flush=True)
 
-    source = open_source(spec)
+    # Photos have no clock: each image is one sample at the sampling rate, so --seconds 10 takes
+    # up to 100 images, and a folder of fewer is used whole (at 1 s apart, 10 s took only 10,
+    # too few for any baseline).
+    source = open_source(spec, interval_s=1.0 / SAMPLE_FPS)
     interactive = source.live and sys.stdin.isatty()
     want_glance = args.glance if args.glance is not None else interactive
     preview = None
