@@ -267,3 +267,44 @@ def test_too_few_photos_says_so_not_that_they_were_invalid(
     assert code == 1
     assert "only 8 frames in all (all valid)" in err and "more images" in err
     assert "sit still" not in err
+
+
+@pytest.mark.skipif(not SITTING.is_dir(), reason="sitting-side photos not found")
+@pytest.mark.parametrize("then", ["still", "nothing"])
+def test_a_failed_glance_step_keeps_the_neutral_baseline(
+    tmp_path: Path,
+    model_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    isolated_home: Path,
+    then: str,
+) -> None:
+    # the glance step is optional: when it fails, the neutral baseline learned before it is
+    # saved (it was thrown away, exit 1), and the output says what failed and how to retry
+    rows = list(csv.DictReader(open(SITTING / "labels.csv")))
+    good = next(r["file"] for r in rows if r["label"] == "good" and r["session"] == "20241012")
+    photo = cv2.imread(str(SITTING / good))
+    frames = moving_photo_clip(photo, n=40 if then == "nothing" else 80, size=(480, 480), seed=3)
+    clip = write_clip(frames, tmp_path / f"{then}.avi")
+    code, _, err = run(
+        capsys,
+        "calibrate",
+        "--source",
+        str(clip),
+        "--seconds",
+        "4",
+        "--glance",
+        "--glance-seconds",
+        "4",
+        "--model",
+        str(model_path),
+        "--profile",
+        "side",
+    )
+    assert code == 0, err
+    reason = "no glance was seen" if then == "still" else "ended during the neutral step"
+    assert "Glance step failed" in err and reason in err, err
+    assert "Saved profile 'side'" in err and "without a glance range" in err
+    assert f"posture calibrate --profile side --source {clip}" in err  # how to retry
+    assert "--glance" in err.split("Glance step failed", 1)[1]
+    data = json.loads((isolated_home / ".local/share/posture/profiles/side.json").read_text())
+    assert data["view"].startswith("side") and not data.get("glance")
