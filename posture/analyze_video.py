@@ -168,7 +168,9 @@ def run_video(args: argparse.Namespace, path: Path) -> int:
             wall_start=wall_start,
         )
         if args.report == "html" and store is not None and doc["frames"]:
-            html = render_session_html(store, wall_start, doc["summary"]["seconds"])
+            html = render_session_html(
+                store, store.last_session_id, wall_start, doc["summary"]["seconds"]
+            )
     finally:
         if store is not None:
             store.close()
@@ -218,11 +220,14 @@ def describe_summary(doc: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def render_session_html(store: Any, wall_start: datetime, seconds: float) -> str:
-    """Return the full HTML report of this video's session.
+def render_session_html(
+    store: Any, session_id: int | None, wall_start: datetime, seconds: float
+) -> str:
+    """Return the full HTML report of this video's session, and of no other.
 
     Score, timeline, angles, faults, alerts and episodes, dated from when the analysis ran (the
-    video has no wall clock of its own).
+    video has no wall clock of its own). Other videos analysed into the same history at about
+    the same time (or the same video twice) overlap this window, so the session id selects.
     """
     from posture.commands.report import local_tz
     from posture.core.summary import summarize
@@ -230,7 +235,9 @@ def render_session_html(store: Any, wall_start: datetime, seconds: float) -> str
 
     tz, tz_name = local_tz(None)
     start = wall_start.timestamp()
-    history = store.load_history(start - 1.0, start + seconds + 60.0, kinds=("analyze",))
+    history = store.load_history(
+        start - 1.0, start + seconds + 60.0, kinds=("analyze",), session_id=session_id
+    )
     day = wall_start.astimezone(tz).date()
     last = (wall_start + timedelta(seconds=seconds)).astimezone(tz).date()
     return render_html(summarize(history, day, last, tz), tz, tz_name=tz_name)

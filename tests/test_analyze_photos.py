@@ -163,3 +163,20 @@ def test_model_from_the_config(
     assert code != 0
     # the error points at the line to fix
     assert f"nope.task does not exist (given with monitor.model at {config}:2;" in err
+
+
+@pytest.mark.parametrize("extra", [["--report", "html"], ["--report", "json", "--out", "r.json"]])
+def test_a_report_of_photos_is_a_usage_error(
+    photos: Path,
+    model_path: Path,
+    tmp_path: Path,
+    extra: list[str],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # photos are independent looks with no time between them: there is no session to report on,
+    # and the run used to exit 0 without a report or a word
+    argv = ["analyze", str(photos), "--model", str(model_path), *extra]
+    code, _, err = _json(capsys, *[str(tmp_path / a) if a == "r.json" else a for a in argv])
+    assert code == 2
+    assert "--report" in err and "video" in err
+    assert list(tmp_path.glob("*.json")) == [] and list(photos.glob("*.html")) == []

@@ -233,3 +233,33 @@ def test_unreadable_video_is_a_clear_error(
     _, err = capsys.readouterr()
     assert code == 1
     assert "broken.mp4" in err
+
+
+def _tile(html: str, key: str) -> str:
+    """The value of one summary tile of the HTML report."""
+    marker = f'<div class="k">{key}</div><div class="v">'
+    assert marker in html, key
+    return html.split(marker, 1)[1].split("</div>", 1)[0]
+
+
+def test_the_html_report_covers_only_this_video(
+    slouch_clip: Path, model_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the report read every `analyze` session near this run's start, so a slouched video analysed
+    # just before lent its episode and nudge to an upright one
+    frames = moving_photo_clip(_photo("good"), n=int(15 * FPS), size=(240, 240), seed=6)
+    upright = tmp_path / "upright.avi"
+    out = cv2.VideoWriter(str(upright), cv2.VideoWriter_fourcc(*"MJPG"), FPS, (240, 240))
+    for f in frames:
+        out.write(f)
+    out.release()
+    common = ["--model", str(model_path), "--db", str(tmp_path / "h.sqlite3")]
+    assert main(["analyze", str(slouch_clip), *common]) == 0
+    report = tmp_path / "up.html"
+    code = main(["analyze", str(upright), *common, "--report", "html", "--out", str(report)])
+    _, err = capsys.readouterr()
+    assert code == 0, err
+    html = report.read_text()
+    assert _tile(html, "Slouch episodes") == "0"
+    assert _tile(html, "Nudges / escalations") == "0 / 0"
+    assert _tile(html, "Monitored") == "0 min"  # 15 s, not the 90 s of the other video

@@ -47,10 +47,10 @@ def clip(
     }
 
 
-def fit(c: dict[str, np.ndarray]):  # type: ignore[no-untyped-def]
+def fit(c: dict[str, np.ndarray], **kw: float):  # type: ignore[no-untyped-def]
     metrics = {k: v for k, v in c.items() if k in METRIC_SPECS}
     return fit_baseline(
-        metrics, person=c["person"], luma=c["luma"], in_frame=c["in_frame"], views=c["views"]
+        metrics, person=c["person"], luma=c["luma"], in_frame=c["in_frame"], views=c["views"], **kw
     )
 
 
@@ -112,13 +112,32 @@ def test_left_and_right_profile_frames_are_one_view_family() -> None:
 
 
 def test_too_few_valid_frames_is_refused() -> None:
-    c = clip(12)
-    with pytest.raises(CalibrationError, match="only 12 valid frames.*need 15"):
-        fit(c)
     c = clip()
     c["cva_deg"][10:] = np.nan  # the near ear was hidden most of the time
-    with pytest.raises(CalibrationError, match="only 10 valid frames"):
+    with pytest.raises(CalibrationError, match="only 10 valid frames of 100.*need 15.*sit still"):
         fit(c)
+
+
+def test_too_few_frames_in_all_is_not_blamed_on_the_sitter() -> None:
+    # 12 good frames are too few, but none was invalid: "sit still, good light" misleads; the
+    # fix is sampling longer (or more images)
+    with pytest.raises(CalibrationError) as err:
+        fit(clip(12), seconds=4.0)
+    text = str(err.value)
+    assert "only 12 frames in all (all valid)" in text and "needs 15 valid frames" in text
+    assert "valid frames of" not in text and "sit still" not in text
+    assert "--seconds" in text and "more images" in text
+
+
+def test_fix_hints_name_the_duration_sampled() -> None:
+    c = clip()
+    c["cva_deg"][10:] = np.nan
+    with pytest.raises(CalibrationError, match=r"for the whole 25 s\b"):
+        fit(c, seconds=25.0)
+    c = clip()
+    c["cva_deg"] = 62.0 + 10.0 * np.sin(np.linspace(0, 12, N))
+    with pytest.raises(CalibrationError, match=r"too much movement.*for the whole 4.5 s\b"):
+        fit(c, seconds=4.5)
 
 
 def test_mismatched_array_lengths_are_a_programming_error() -> None:

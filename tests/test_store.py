@@ -205,6 +205,24 @@ def test_time_weighted_seconds_do_not_depend_on_frame_rate(tmp_path: Path, fps: 
     np.testing.assert_allclose(h.minutes.state_s.sum(axis=0), [80, 40, 0, 0], atol=1e-3)
 
 
+def test_load_history_of_one_session_leaves_out_overlapping_ones(tmp_path: Path) -> None:
+    # two videos analysed into the same minutes: a report of one must not take in the other
+    with HistoryStore.open(tmp_path / "h.sqlite3") as store:
+        first = store.start_session(T0, kind="analyze")
+        feed(store, 1, 30, lambda t: "slouching")
+        store.end_session(T0 + timedelta(seconds=30))
+        second = store.start_session(T0, kind="analyze")
+        feed(store, 1, 15, lambda t: "good", t_start=10.0)
+        store.end_session(T0 + timedelta(seconds=25))
+        assert store.session_id is None and store.last_session_id == second != first
+        lo, hi = T0.timestamp(), T0.timestamp() + 600
+        both = store.load_history(lo, hi, kinds=("analyze",))
+        one = store.load_history(lo, hi, kinds=("analyze",), session_id=second)
+    assert both.sessions == 2 and one.sessions == 1
+    np.testing.assert_allclose(one.minutes.state_s.sum(axis=0), [15, 0, 0, 0], atol=1e-3)
+    assert both.minutes.state_s.sum(axis=0)[1] > 0
+
+
 def test_stalled_stream_is_not_credited(tmp_path: Path) -> None:
     with HistoryStore.open(tmp_path / "h.sqlite3", max_hold_s=2.0) as store:
         store.start_session(T0)

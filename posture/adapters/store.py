@@ -315,6 +315,7 @@ class HistoryStore:
         self.max_hold_s = max_hold_s
         self._lock = threading.RLock()
         self._session_id: int | None = None
+        self._last_session_id: int | None = None
         self._buckets: dict[int, _Bucket] = {}
         self._held: _Held | None = None
         self._last_bucket_t = -(2**62)
@@ -400,6 +401,11 @@ class HistoryStore:
         """The session being recorded, if any."""
         return self._session_id
 
+    @property
+    def last_session_id(self) -> int | None:
+        """The session started last by this store, also after it ended (to report on it)."""
+        return self._last_session_id
+
     # -- writing ---------------------------------------------------------------------------
 
     def start_session(
@@ -422,6 +428,7 @@ class HistoryStore:
                 (to_unix(wall_utc), source, profile, model, kind, app_version),
             )
             self._session_id = int(cur.lastrowid)  # type: ignore[arg-type]
+            self._last_session_id = self._session_id
         self._buckets.clear()
         self._held = None
         self._last_flush_s = None
@@ -672,11 +679,24 @@ class HistoryStore:
     # -- reading ---------------------------------------------------------------------------
 
     def load_history(
-        self, start_unix: float, end_unix: float, *, kinds: Sequence[str] = ("monitor",)
+        self,
+        start_unix: float,
+        end_unix: float,
+        *,
+        kinds: Sequence[str] = ("monitor",),
+        session_id: int | None = None,
     ) -> History:
-        """Everything stored in [start_unix, end_unix) for sessions of the given kinds."""
-        kind_sql = ",".join("?" * len(kinds))
-        sess = f"session_id IN (SELECT id FROM sessions WHERE kind IN ({kind_sql}))"
+        """Everything stored in [start_unix, end_unix) for sessions of the given kinds.
+
+        `session_id` narrows it to that one session: an analysed video's report must not take in
+        other videos analysed at about the same time.
+        """
+        which = f"kind IN ({','.join('?' * len(kinds))})"
+        params: tuple[object, ...] = tuple(kinds)
+        if session_id is not None:
+            which += " AND id = ?"
+            params += (session_id,)
+        sess = f"session_id IN (SELECT id FROM sessions WHERE {which})"
         sums = (
             ", ".join(f"SUM({s}_s)" for s in STATES)
             + ", "
@@ -687,23 +707,23 @@ class HistoryStore:
                 f"SELECT (t_unix / 60) * 60 AS m, {sums}, AVG(cva_deg), AVG(neck_angle_deg), "
                 f"AVG(dev_cva_deg), AVG(dev_neck_angle_deg) FROM samples "
                 f"WHERE t_unix >= ? AND t_unix < ? AND {sess} GROUP BY m ORDER BY m",
-                (int(math.floor(start_unix)), int(math.ceil(end_unix)), *kinds),
+                (int(math.floor(start_unix)), int(math.ceil(end_unix)), *params),
             ).fetchall()
             ep = self._conn.execute(
                 "SELECT start_unix, end_unix, faults, peak_deviation, mean_deviation, metric "
                 f"FROM episodes WHERE start_unix >= ? AND start_unix < ? AND {sess} "
                 "ORDER BY start_unix",
-                (start_unix, end_unix, *kinds),
+                (start_unix, end_unix, *params),
             ).fetchall()
             al = self._conn.execute(
                 "SELECT t_unix, kind, text, fault, channel, delivered, recovery_s FROM alerts "
                 f"WHERE t_unix >= ? AND t_unix < ? AND {sess} ORDER BY t_unix",
-                (start_unix, end_unix, *kinds),
+                (start_unix, end_unix, *params),
             ).fetchall()
             br = self._conn.execute(
                 f"SELECT start_unix, end_unix FROM breaks WHERE start_unix >= ? AND "
                 f"start_unix < ? AND {sess} ORDER BY start_unix",
-                (start_unix, end_unix, *kinds),
+                (start_unix, end_unix, *params),
             ).fetchall()
             cal = self._conn.execute(
                 "SELECT baseline FROM calibrations WHERE t_unix < ? ORDER BY t_unix DESC LIMIT 1",
@@ -711,8 +731,8 @@ class HistoryStore:
             ).fetchone()
             n_sess = self._conn.execute(
                 "SELECT COUNT(*) FROM sessions WHERE start_unix < ? AND "
-                f"COALESCE(end_unix, start_unix) >= ? AND kind IN ({kind_sql})",
-                (end_unix, start_unix, *kinds),
+                f"COALESCE(end_unix, start_unix) >= ? AND {which}",
+                (end_unix, start_unix, *params),
             ).fetchone()[0]
         ns, nf = len(STATES), len(FAULTS)
         if rows:

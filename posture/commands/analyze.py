@@ -10,7 +10,7 @@ from typing import Any
 
 from posture.adapters.camera import IMAGE_SUFFIXES, read_image
 from posture.commands import add_model_option
-from posture.core.errors import FrameError, SourceError
+from posture.core.errors import FrameError, SourceError, UsageError
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -32,7 +32,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         action="store_true",
         help="analyse every frame of a video (default: the monitor's adaptive rate)",
     )
-    p.add_argument("--report", choices=("html", "json"), help="also write a report of the video")
+    p.add_argument(
+        "--report", choices=("html", "json"), help="also write a report of the video (videos only)"
+    )
     p.add_argument("--out", type=Path, help="where --report goes (default: next to the video)")
     p.set_defaults(func=run)
 
@@ -65,6 +67,12 @@ def run(args: argparse.Namespace) -> int:
         from posture.analyze_video import run_video
 
         return run_video(args, videos[0])
+    if args.report or args.out:
+        # Photos are independent looks with no time between them: no session, so no report.
+        raise UsageError(
+            "--report and --out apply to a video only (a report covers a session in time); "
+            "for photos use --json, e.g. `posture analyze PHOTOS... --json > photos.json`"
+        )
     return run_photos(args)
 
 

@@ -8,7 +8,8 @@ screen, so that a glance never counts as a slouch. The profile is saved owner-on
 data dir; the calibration is also noted in the history.
 
 File sources (videos, image folders) work too: step 1 reads the first `--seconds` of the file,
-step 2 the following `--glance-seconds`.
+step 2 the following `--glance-seconds`. An image folder counts each image as one sample, taken
+SAMPLE_FPS a second: the default 10 s uses its first 100 images, or all of a smaller folder.
 """
 
 from __future__ import annotations
@@ -216,7 +217,10 @@ def calibrate(args: argparse.Namespace, store: Any) -> int:
     def say(text: str, end: str = "\n") -> None:
         print(text, end=end, file=err, flush=True)
 
-    source = open_source(spec)
+    # Photos have no clock: each image is one sample at the sampling rate, so --seconds 10 takes
+    # up to 100 images, and a folder of fewer is used whole (at 1 s apart, 10 s took only 10,
+    # too few for any baseline).
+    source = open_source(spec, interval_s=1.0 / SAMPLE_FPS)
     interactive = source.live and sys.stdin.isatty()
     want_glance = args.glance if args.glance is not None else interactive
     preview = None
@@ -237,7 +241,7 @@ def calibrate(args: argparse.Namespace, store: Any) -> int:
             say(f"Sampling for {seconds:g} s...")
             base, stop_t = sample(source, analyzer, seconds, preview=preview, say=say)
             say("")
-            fit = fit_baseline(**base.arrays(), config=cfg)
+            fit = fit_baseline(**base.arrays(), config=cfg, seconds=seconds)
             created = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
             profile = make_profile(
                 fit,
@@ -249,28 +253,36 @@ def calibrate(args: argparse.Namespace, store: Any) -> int:
                 created_utc=created,
             )
             say(f"Baseline learned from {fit.n_valid} of {fit.n_frames} frames ({fit.view} view).")
+            glance_failed: CalibrationError | SourceError | None = None
             if want_glance:
-                if source.live:
-                    say("Now look at your keyboard, then at the bottom of your screen, as you")
-                    say("normally would (head and eyes), and back. Keep going until it says done.")
-                    if interactive:
-                        say("Press Enter when ready...", end="")
-                        sys.stdin.readline()
-                elif stop_t is None:
-                    raise CalibrationError(
-                        f"glance step: {spec} ended during the neutral step; record a longer "
-                        "clip (neutral first, then glances) or use --no-glance"
+                try:
+                    if source.live:
+                        say("Now look at your keyboard, then at the bottom of your screen, as you")
+                        say("normally would (head and eyes), and back. Keep going until it says")
+                        say("done.")
+                        if interactive:
+                            say("Press Enter when ready...", end="")
+                            sys.stdin.readline()
+                    elif stop_t is None:
+                        raise CalibrationError(
+                            f"glance step: {spec} ended during the neutral step, leaving nothing "
+                            "for glances. Fix: give a longer clip or more images (neutral "
+                            "first, then glances), or use --no-glance."
+                        )
+                    say(f"Recording glances for {glance_s:g} s...")
+                    glances, _ = sample(
+                        source, analyzer, glance_s, preview=preview, say=say, t_start=stop_t
                     )
-                say(f"Recording glances for {glance_s:g} s...")
-                glances, _ = sample(
-                    source, analyzer, glance_s, preview=preview, say=say, t_start=stop_t
-                )
-                say("")
-                profile = with_glance(
-                    profile, fit_glance(**glances.arrays(), profile=profile, config=cfg)
-                )
-                learned = ", ".join(f"{k} {v:.3g}" for k, v in profile.glance.items())
-                say(f"Glance range learned: {learned}.")
+                    say("")
+                    profile = with_glance(
+                        profile, fit_glance(**glances.arrays(), profile=profile, config=cfg)
+                    )
+                    learned = ", ".join(f"{k} {v:.3g}" for k, v in profile.glance.items())
+                    say(f"Glance range learned: {learned}.")
+                except (CalibrationError, SourceError) as exc:
+                    # The glance step is optional and the neutral baseline stands on its own:
+                    # keep it, and say below what failed and how to retry.
+                    glance_failed = exc
     finally:
         source.close()
         if preview is not None:
@@ -282,6 +294,13 @@ def calibrate(args: argparse.Namespace, store: Any) -> int:
         b = profile.baseline.get(key)
         if b is not None:
             say(f"  {key:<18} {b.median:8.3g}  (+/- {b.mad:.2g})")
+    if glance_failed is not None:
+        reason = str(glance_failed).removeprefix("glance step: ")
+        say(f"Glance step failed: {reason}")
+        say(
+            "The neutral baseline is saved without a glance range, so a glance down may count "
+            f"towards a slouch. To retry (both steps run again): `{_retry_command(args, name)}`."
+        )
     if args.model:  # the monitor must load the same model, or it refuses the profile
         # a file as an absolute path: autostart does not run in this directory
         chosen = str(model.path.resolve()) if model.origin == "explicit" else str(args.model)
@@ -292,6 +311,24 @@ def calibrate(args: argparse.Namespace, store: Any) -> int:
     else:
         say(f'Run `posture monitor --profile {name}` (or set monitor.profile = "{name}").')
     return 0
+
+
+def _retry_command(args: argparse.Namespace, name: str) -> str:
+    """Return this calibrate command line with the glance step, for the user to copy."""
+    argv = ["posture", "calibrate", "--profile", name]
+    for flag, value in (
+        ("--source", args.source),
+        ("--seconds", args.seconds),
+        ("--model", args.model),
+        ("--config", args.config),
+        ("--db", args.db),
+    ):
+        if value is not None:
+            argv += [flag, f"{value:g}" if isinstance(value, float) else str(value)]
+    argv.append("--glance")
+    if args.glance_seconds is not None:
+        argv += ["--glance-seconds", f"{args.glance_seconds:g}"]
+    return shlex.join(argv)
 
 
 def _note_in_history(args: argparse.Namespace, settings: Any, profile: Any, fit: Any) -> None:

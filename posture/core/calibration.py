@@ -496,14 +496,17 @@ def fit_baseline(
     in_frame: npt.ArrayLike,
     views: npt.ArrayLike,
     config: CalibrationConfig | None = None,
+    seconds: float | None = None,
 ) -> BaselineFit:
     """Robust per-metric baseline (median, MAD) over valid frames, after the quality gates.
 
     metrics: metric key -> (N,) values, NaN where invalid. person: (N,) a person was found.
     luma: (N,) mean frame brightness 0-255. in_frame: (N,) head and both shoulders inside the
-    image. views: (N,) view strings. Raises CalibrationError with a message and fix.
+    image. views: (N,) view strings. seconds: how long was sampled (default the configured
+    `duration_s`), for the fixes to name. Raises CalibrationError with a message and fix.
     """
     cfg = config or CalibrationConfig()
+    duration_s = cfg.duration_s if seconds is None else seconds
     ms, p, lu, fr, vw = _as_arrays(metrics, person, luma, in_frame, views)
     step = "calibration"
     view, valid = _gate_frames(ms, p, lu, fr, vw, cfg, step)
@@ -511,11 +514,20 @@ def fit_baseline(
     primary = [m for m in PRIMARY_METRICS[family] if m in ms]
     usable = valid & (np.any([np.isfinite(ms[m]) for m in primary], axis=0) if primary else False)
     n_valid = int(np.count_nonzero(usable))
+    n_frames = int(p.shape[0])
+    if n_frames < cfg.min_valid_frames:
+        # Not the sitter's fault: the source gave too few frames (a short file, few images).
+        valid_part = "all valid" if n_valid == n_frames else f"{n_valid} valid"
+        raise CalibrationError(
+            f"{step}: only {n_frames} frame{'s' if n_frames != 1 else ''} in all "
+            f"({valid_part}); a baseline needs {cfg.min_valid_frames} valid frames. Fix: sample "
+            "for longer (--seconds), or give a longer video or a folder with more images."
+        )
     if n_valid < cfg.min_valid_frames:
         raise CalibrationError(
-            f"{step}: only {n_valid} valid frames of {p.shape[0]} "
+            f"{step}: only {n_valid} valid frames of {n_frames} "
             f"(need {cfg.min_valid_frames}). Fix: sit still in view for the whole "
-            f"{cfg.duration_s:g} s, with good light, and try again."
+            f"{duration_s:g} s, with good light, and try again."
         )
     baseline: dict[str, Baseline] = {}
     for key, arr in ms.items():
@@ -536,14 +548,14 @@ def fit_baseline(
             raise CalibrationError(
                 f"{step}: too much movement ({key} varied by +/-{b.mad:.3g}{unit}, allowed "
                 f"{limit:g}{unit}). Fix: sit still in your normal good posture for the whole "
-                f"{cfg.duration_s:g} s."
+                f"{duration_s:g} s."
             )
     if not any(k in baseline for k in primary):
         raise CalibrationError(
             f"{step}: none of {', '.join(PRIMARY_METRICS[family])} could be measured. Fix: make "
             "sure your ear and shoulder nearest the camera are visible and well lit."
         )
-    return BaselineFit(view, baseline, int(p.shape[0]), n_valid)
+    return BaselineFit(view, baseline, n_frames, n_valid)
 
 
 def fit_glance(

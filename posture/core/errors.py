@@ -1,6 +1,7 @@
 """The PostureError tree. Every error says what went wrong, where, and how to fix it.
 
 PostureError                    base; `exit_code` is what the CLI returns
+├── UsageError                  options that do not fit together or the input (exit 2)
 ├── ConfigError                 bad settings: names the file, key, value and what is allowed
 ├── ProfileError                missing, corrupt or mismatched calibration profile
 │   └── ProfileMismatchError    profile made for another view, model or metric version
@@ -22,6 +23,12 @@ class PostureError(Exception):
     """Base of every error this program raises on purpose."""
 
     exit_code: int = 1
+
+
+class UsageError(PostureError):
+    """Options argparse accepts that do not fit the input; exit 2, as argparse gives."""
+
+    exit_code = 2
 
 
 class ConfigError(PostureError, ValueError):
