@@ -176,6 +176,8 @@ class Monitor:
             self._shutdown(result, -math.inf, self.clock.now_utc())
             return result
         live = self.source.live
+        if self.control is not None:
+            self.control.live = live
         start_mono = self.clock.monotonic()
         start_wall = self.clock.now_utc()
         next_due: float | None = None  # stream time of the next analysis

@@ -105,3 +105,13 @@ def test_bad_profile_is_refused_naming_the_file_and_the_field(
     assert f"posture: error: {path}: {expected}" in err
     assert "posture calibrate" in err
     assert "cannot open camera" not in err
+
+
+@pytest.mark.parametrize("value", ["-5", "0", "nan", "soon"])
+def test_max_seconds_must_be_a_positive_number(
+    value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["monitor", "--source", "0", "--max-seconds", value])
+    assert exc.value.code == 2
+    assert "--max-seconds" in capsys.readouterr().err

@@ -61,6 +61,8 @@ class ControlServer:
         self.path = path or socket_path()
         self.requests: queue.Queue[ControlRequest] = queue.Queue()
         self.status: dict[str, Any] = {"state": "starting"}
+        self.live: bool | None = None
+        """Whether the monitor watches a live camera (set once its source is open)."""
         self._sock: socket.socket | None = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
@@ -113,15 +115,20 @@ class ControlServer:
         cmd = msg.get("cmd")
         if cmd == "status":
             return {"ok": True, "status": self.status}
+        # The loop takes a request between frames, up to a couple of seconds later: `status`
+        # asked right after shows the snooze (or its end) at once, as the loop will.
+        rest = {k: v for k, v in self.status.items() if k != "snoozed_for_s"}
         if cmd == "resume":
             self.requests.put(ControlRequest("resume"))
+            self.status = rest
             return {"ok": True}
         if cmd == "snooze":
             seconds = msg.get("seconds")
             if not isinstance(seconds, int | float) or not 0 < seconds <= 86400:
                 raise ControlError(f"snooze needs 0 < seconds <= 86400, got {seconds!r}")
             self.requests.put(ControlRequest("snooze", float(seconds)))
-            return {"ok": True}
+            self.status = {**rest, "snoozed_for_s": round(seconds)}
+            return {"ok": True, "camera_released": self.live}
         raise ControlError(f"unknown command {cmd!r}; known: status, snooze, resume")
 
     def close(self) -> None:

@@ -31,7 +31,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         action="store_true",
         help="play video files as fast as possible instead of in real time",
     )
-    p.add_argument("--max-seconds", type=float, help="stop after this many seconds")
+    p.add_argument(
+        "--max-seconds", type=_positive_seconds, help="stop after this many seconds (> 0)"
+    )
     p.add_argument(
         "--no-control",
         action="store_true",
@@ -47,6 +49,17 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     st = sub.add_parser("status", help="what the running monitor sees now")
     st.add_argument("--json", action="store_true")
     st.set_defaults(func=_status)
+
+
+def _positive_seconds(text: str) -> float:
+    """Parse a number of seconds above 0 (an argparse type: a usage error otherwise, exit 2)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not (0 < value < float("inf")):
+        raise argparse.ArgumentTypeError(f"{text} must be a number of seconds above 0")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
@@ -80,8 +93,14 @@ def _snooze(args: argparse.Namespace) -> int:
         seconds = parse_duration_s(args.duration)
     except ValueError as exc:
         raise ControlError(str(exc)) from exc
-    control.send({"cmd": "snooze", "seconds": seconds})
-    print(f"alerts snoozed for {args.duration}; the camera is released meanwhile")
+    reply = control.send({"cmd": "snooze", "seconds": seconds})
+    released = reply.get("camera_released")  # None: the monitor has no source open yet
+    note = ""
+    if released is True:
+        note = "; the camera is released meanwhile"
+    elif released is False:
+        note = " (the video keeps playing)"
+    print(f"alerts snoozed for {args.duration}{note}")
     return 0
 
 
