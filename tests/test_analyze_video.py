@@ -10,6 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from clips import write_clip
 
 from posture.cli import main
 from posture.testing import moving_photo_clip, sitting_side_dir
@@ -42,11 +43,7 @@ def slouch_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
         + moving_photo_clip(bad, n=int(45 * FPS), size=(360, 360), seed=2)
         + moving_photo_clip(good, n=int(25 * FPS), size=(360, 360), seed=3)
     )
-    path = tmp_path_factory.mktemp("clips") / "slouch.avi"
-    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), FPS, (360, 360))
-    for f in frames:
-        out.write(f)
-    out.release()
+    path = write_clip(frames, tmp_path_factory.mktemp("clips") / "slouch.avi", FPS)
     return path
 
 
@@ -119,11 +116,7 @@ def test_a_video_that_ends_mid_slouch_keeps_the_episode_whole(
     frames = moving_photo_clip(good, n=int(10 * FPS), size=(360, 360), seed=1) + moving_photo_clip(
         bad, n=int(50 * FPS), size=(360, 360), seed=2
     )
-    path = tmp_path / "ends_slouched.avi"
-    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), FPS, (360, 360))
-    for f in frames:
-        out.write(f)
-    out.release()
+    path = write_clip(frames, tmp_path / "ends_slouched.avi", FPS)
     db = tmp_path / "h.sqlite3"
     code = main(["analyze", str(path), "--json", "--model", str(model_path), "--db", str(db)])
     doc = json.loads(capsys.readouterr().out)
@@ -170,11 +163,7 @@ def test_the_video_ends_at_its_end_not_at_the_last_look(
     # a still good sitter: after the first look's burst the rate is 0.5 fps, so the last look
     # falls up to 2 s before the end of the file
     frames = moving_photo_clip(_photo("good"), n=int(30 * FPS), size=(240, 240), seed=4)
-    path = tmp_path / "still.avi"
-    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), FPS, (240, 240))
-    for f in frames:
-        out.write(f)
-    out.release()
+    path = write_clip(frames, tmp_path / "still.avi", FPS)
     db = tmp_path / "h.sqlite3"
     code = main(["analyze", str(path), "--json", "--model", str(model_path), "--db", str(db)])
     doc = json.loads(capsys.readouterr().out)
@@ -194,11 +183,7 @@ def test_a_configured_hold_covers_the_stored_time_between_slow_looks(
     # looks 5 s apart need judge.max_hold_s 5; the store used to credit each look 3 s at most
     # (its own default), so 20 of these 60 s went missing from the history
     frames = moving_photo_clip(_photo("good"), n=int(60 * FPS), size=(240, 240), seed=5)
-    path = tmp_path / "still.avi"
-    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), FPS, (240, 240))
-    for f in frames:
-        out.write(f)
-    out.release()
+    path = write_clip(frames, tmp_path / "still.avi", FPS)
     config = tmp_path / "config.toml"
     config.write_text("[monitor]\nmin_fps = 0.2\n\n[judge]\nmax_hold_s = 5.0\n", "utf-8")
     db = tmp_path / "h.sqlite3"
@@ -248,11 +233,7 @@ def test_the_html_report_covers_only_this_video(
     # the report read every `analyze` session near this run's start, so a slouched video analysed
     # just before lent its episode and nudge to an upright one
     frames = moving_photo_clip(_photo("good"), n=int(15 * FPS), size=(240, 240), seed=6)
-    upright = tmp_path / "upright.avi"
-    out = cv2.VideoWriter(str(upright), cv2.VideoWriter_fourcc(*"MJPG"), FPS, (240, 240))
-    for f in frames:
-        out.write(f)
-    out.release()
+    upright = write_clip(frames, tmp_path / "upright.avi", FPS)
     common = ["--model", str(model_path), "--db", str(tmp_path / "h.sqlite3")]
     assert main(["analyze", str(slouch_clip), *common]) == 0
     report = tmp_path / "up.html"
