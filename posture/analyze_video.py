@@ -106,9 +106,10 @@ def analyze_video(
         # The video ends where it was read to, not at the last look: at the idle rate that can
         # be 1/min_fps earlier, and the last look stands for the rest.
         read_to_s = source.read_to_s
-        if store is not None:  # also on Ctrl-C / SIGTERM, and for a file without a frame
-            anchored = session.t0_s is not None
-            session.close(read_to_s if anchored else None, wall=wall_start or datetime.now(UTC))
+        # also on Ctrl-C / SIGTERM, for a file without a frame, and without a store (the judge
+        # closes an episode still running)
+        anchored = session.t0_s is not None
+        session.close(read_to_s if anchored else None, wall=wall_start or datetime.now(UTC))
     end_s = read_to_s if frames else 0.0
     summary = video_summary(verdicts, session.events, start_s=0.0, end_s=end_s)
     summary["alerts"] = [

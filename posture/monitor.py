@@ -201,6 +201,8 @@ class Monitor:
                     break
                 if live and next_due is not None:
                     self.clock.sleep(next_due - self.clock.monotonic())
+                    if self.control is not None and not self.control.requests.empty():
+                        continue  # a snooze asked during the wait is applied before a look
                 try:
                     frame = self.source.read(not_before_s=None if live else next_due)
                 except CameraUnavailable as exc:

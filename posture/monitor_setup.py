@@ -76,7 +76,6 @@ def build_monitor(
         cleanups.append(store.close)
         for notice in store.notices:
             print(f"posture: {notice}", file=sys.stderr)
-        _forget_old_history(store, clock.now_utc(), settings.store.keep_days)
         source_spec = args.source or settings.monitor.source
         if not is_live_spec(str(source_spec)):
             # A file or folder that cannot be opened is a usage error: say so before the model
@@ -112,6 +111,8 @@ def build_monitor(
                     raise
                 log.warning("control channel unavailable: %s", exc)
                 control = None
+        # after the check for another monitor: one that is refused deletes nothing
+        _forget_old_history(store, clock.now_utc(), settings.store.keep_days)
         # A webcam captures at 30 fps by default; we look at most max_fps times a second, so ask
         # for less (twice the look rate, at least 10 fps): fewer frames for the grabber to drain.
         camera_fps = max(10.0, 2.0 * settings.monitor.max_fps)

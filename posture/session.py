@@ -156,11 +156,14 @@ class PostureSession:
 
         A monitor stopped before its first frame (no camera, SIGTERM at start) still gets an end.
         """
+        if t_s is not None and self.t0_s is not None:
+            # an episode still running keeps its numbers; without a store too (`analyze
+            # --no-store` must decide what a stored run decides)
+            for event in self.judge.close(t_s):
+                self._handle(event)
         if self.store is None or self.store.session_id is None:
             return
         if t_s is not None and self.t0_s is not None:
-            for event in self.judge.close(t_s):  # an episode still running keeps its numbers
-                self._handle(event)
             end = self.wall_at(t_s)
             self._write(lambda st: st.end_session(end))
         elif wall is not None:

@@ -137,6 +137,11 @@ def test_a_video_that_ends_mid_slouch_keeps_the_episode_whole(
     )
     assert metric == "cva_deg" and peak >= mean > 0.0  # positive: worse than the norm
     assert recovery_s is None  # the video ended; the sitter never sat up
+    # without a history the same frames give the same decisions (the episode ended at the
+    # end of the file, not where the last faulty look stopped counting)
+    argv = ["analyze", str(path), "--json", "--model", str(model_path), "--no-store"]
+    assert main(argv) == 0
+    assert json.loads(capsys.readouterr().out)["summary"]["episodes"] == [ep]
 
 
 def test_truncated_video_keeps_what_was_read(

@@ -135,7 +135,10 @@ def test_server_refuses_bad_requests_and_a_second_monitor(tmp_path: Path) -> Non
         assert control.send({"cmd": "snooze", "seconds": 90}, path)["camera_released"] is None
         server.live = True
         assert control.send({"cmd": "snooze", "seconds": 90}, path)["camera_released"] is True
+        server.status = {"state": "snoozed", "snoozed_for_s": 85}  # a camera released
         control.send({"cmd": "resume"}, path)
+        # until the reopened camera's first look there is nothing to show, but no snooze either
+        assert control.send({"cmd": "status"}, path)["status"] == {"state": "resuming"}
         assert server.requests.get_nowait().cmd == "snooze"
         got = [server.requests.get_nowait() for _ in range(2)]
         assert [(r.cmd, r.seconds) for r in got] == [("snooze", 90.0), ("resume", 0.0)]

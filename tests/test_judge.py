@@ -549,6 +549,40 @@ def test_a_stop_mid_episode_closes_it_with_its_numbers(stop_s: float, end_s: flo
     assert rec.end_s == pytest.approx(end_s)
 
 
+@pytest.mark.parametrize("t_s", [30.0, math.nan, math.inf])
+def test_closing_before_the_last_observation_or_at_no_time_raises(t_s: float) -> None:
+    s = make()
+    s.run(45, FORWARD)  # an episode, the last look at 44
+    with pytest.raises(ValueError, match="before the last observation"):
+        s.judge.close(t_s)
+    (rec,) = s.judge.close(44.0)  # nothing half-applied
+    assert rec.ended_by == "stop"
+
+
+def test_a_long_gap_without_frames_ends_an_episode() -> None:
+    # the camera released (snooze, screen lock) or the laptop asleep: nobody watched the gap,
+    # so the episode does not run across it, as it would not across unusable frames
+    s = make()
+    s.run(45, FORWARD)  # episode; the last look at 44
+    s.clock.advance(1800.0)
+    s.run(20, FORWARD)
+    (rec,) = s.events(Recovered)
+    assert isinstance(rec, Recovered) and rec.ended_by == "no usable frame"
+    assert rec.t_s == pytest.approx(1845.0) and rec.end_s == pytest.approx(47.0)  # 44 + its hold
+    assert rec.start_s == 0.0
+    s.run(40, FORWARD)  # still slouched after the gap: a new episode, dated after it
+    starts = [e.start_s for e in s.events(SlouchStarted)]  # type: ignore[attr-defined]
+    assert len(starts) == 2 and starts[1] >= 1845.0
+
+
+def test_a_short_gap_does_not_end_an_episode() -> None:
+    s = make()
+    s.run(45, FORWARD)
+    s.clock.advance(30.0)
+    s.run(20, FORWARD)
+    assert s.events(Recovered) == [] and s.last.state == "slouching"
+
+
 def test_closing_without_an_episode_gives_nothing() -> None:
     s = make()
     s.run(20, FORWARD)  # a fault not yet held for 30 s is no episode

@@ -258,9 +258,10 @@ def test_snooze_releases_a_live_camera_and_resume_reopens_it(
     rel = lambda ts: [round(t - T0, 1) for t in ts]  # noqa: E731
     opened, closed = rel(camera.opened), rel(camera.closed)
     assert len(opened) == 3, (opened, closed)
-    # released within a turn of each snooze; reopened when the 60 s ran out, and on resume
-    assert 10 <= closed[0] <= 11 and 70 <= opened[1] <= 71.5
-    assert 90 <= closed[1] <= 91 and 100 <= opened[2] <= 101
+    # released within a turn of each snooze (up to one idle look, 2 s); reopened when the 60 s
+    # ran out, and on resume
+    assert 10 <= closed[0] <= 12 and 70 <= opened[1] <= 71.5
+    assert 90 <= closed[1] <= 92 and 100 <= opened[2] <= 101
     assert not [t for t in rel(camera.reads) if 11 < t < 70 or 91 < t < 100]
     assert seen["during"]["status"]["state"] == "snoozed"
     assert 25 <= seen["during"]["status"]["snoozed_for_s"] <= 35

@@ -264,6 +264,8 @@ def test_forget_asks_and_deletes_history_profiles_and_only_with_flags_more(
 ) -> None:
     from posture.adapters import models
 
+    # never the developer's own model cache (`forget --models` below deletes it)
+    monkeypatch.setenv("POSTURE_MODEL_DIR", str(isolated_home / "model-cache"))
     files = _store_something(isolated_home)
     cache = models.cache_dir()
     cache.mkdir(parents=True)

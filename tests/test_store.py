@@ -166,6 +166,28 @@ def test_fault_time_is_credited_only_while_slouching(tmp_path: Path) -> None:
     np.testing.assert_allclose(h.minutes.fault_s.sum(axis=0), [20, 0, 0, 0, 0], atol=1e-3)
 
 
+def test_forget_before_keeps_a_session_that_never_ended_while_rows_of_it_are_kept(
+    tmp_path: Path,
+) -> None:
+    # a monitor killed (kill -9, power loss) leaves end_unix NULL: its start is all there is to
+    # go by, but its newer rows stay, and with them the session (the foreign key refused the
+    # whole deletion before, old history included)
+    db = tmp_path / "h.sqlite3"
+    with HistoryStore.open(db) as store:
+        store.start_session(T0 - timedelta(days=400))
+        feed(store, 1, 30, first_30_good, t_start=-400 * 86400.0)
+        store.end_session(T0 - timedelta(days=400, seconds=-30))
+        store.start_session(T0 - timedelta(seconds=60))  # never ended
+        feed(store, 1, 120, first_30_good, t_start=-60.0)
+        store.flush()
+    with HistoryStore.open(db) as store:
+        assert store.forget_before(T0) == 1  # the old one
+        sessions = store.query("SELECT end_unix FROM sessions")
+        samples = store.query("SELECT COUNT(*), MIN(t_unix) FROM samples")
+    assert sessions == [(None,)]
+    assert samples[0][1] == int(T0.timestamp()) and samples[0][0] >= 55
+
+
 def test_forget_before_deletes_old_history_and_keeps_the_rest(tmp_path: Path) -> None:
     db = tmp_path / "h.sqlite3"
     old, straddling = T0 - timedelta(days=400), T0 - timedelta(seconds=30)

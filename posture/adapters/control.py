@@ -120,7 +120,8 @@ class ControlServer:
         rest = {k: v for k, v in self.status.items() if k != "snoozed_for_s"}
         if cmd == "resume":
             self.requests.put(ControlRequest("resume"))
-            self.status = rest
+            # a released camera is reopened first: until its first look there is nothing to show
+            self.status = {"state": "resuming"} if rest.get("state") == "snoozed" else rest
             return {"ok": True}
         if cmd == "snooze":
             seconds = msg.get("seconds")

@@ -821,8 +821,14 @@ class HistoryStore:
                 ("breaks", "COALESCE(end_unix, start_unix)"),
             ):
                 self._conn.execute(f"DELETE FROM {table} WHERE {when} < ?", (cut,))
+            # A session some of whose rows are newer stays (one that never ended, after a crash,
+            # has no end to go by): its rows must keep their session, for the reports.
             gone = self._conn.execute(
-                "DELETE FROM sessions WHERE COALESCE(end_unix, start_unix) < ? AND id IS NOT ?",
+                "DELETE FROM sessions WHERE COALESCE(end_unix, start_unix) < ? AND id IS NOT ? "
+                + "".join(
+                    f"AND NOT EXISTS (SELECT 1 FROM {t} WHERE session_id = sessions.id) "
+                    for t in ("samples", "episodes", "alerts", "breaks")
+                ),
                 (cut, self._session_id),
             ).rowcount
             self._conn.execute(

@@ -332,6 +332,16 @@ class Judge:
                 if tr.status is not None:
                     tr.timeline.add(prev_t, end, tr.status)
                 tr.timeline.prune(t - self._keep_s)
+            # A gap without any frame (the camera released by a snooze or a screen lock, a
+            # laptop asleep) ends an episode as unusable frames would: nobody watched it.
+            last_usable = self._last_usable_s
+            if (
+                self._episode is not None
+                and last_usable is not None
+                and t - last_usable >= cfg.unknown_ends_episode_s
+            ):
+                self._hold_last_look(prev_t, t)
+                self._end_episode(t, events, why="no usable frame")
 
         present = obs.person and not obs.image_issue
         signal: Signal
@@ -607,16 +617,22 @@ class Judge:
         mid-slouch (Ctrl-C, the end of a video) keeps them in the history. `t_s` is where
         watching ended, at or after the last observation.
         """
+        if not math.isfinite(t_s) or (self._last_t is not None and t_s < self._last_t):
+            raise ValueError(f"close at t_s={t_s!r}: before the last observation ({self._last_t})")
         events: list[Event] = []
         if self._episode is None:
             return events
         if self._last_t is not None:  # the last look holds until the stop, as in the store
-            until = min(t_s, self._last_t + self.config.max_hold_s)
-            for tr in self._tracks.values():
-                if tr.status:
-                    tr.fault_until_s = until
+            self._hold_last_look(self._last_t, t_s)
         self._end_episode(t_s, events, why="stop")
         return events
+
+    def _hold_last_look(self, last_t: float, t_s: float) -> None:
+        """Let a faulty look at `last_t` count until `t_s` (capped at `max_hold_s`)."""
+        until = min(t_s, last_t + self.config.max_hold_s)
+        for tr in self._tracks.values():
+            if tr.status:
+                tr.fault_until_s = until
 
     def _end_episode(self, t: float, events: list[Event], why: EpisodeEnd) -> None:
         for tr in self._tracks.values():
