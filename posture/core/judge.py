@@ -60,7 +60,9 @@ frame shows) and the `Event`s that happened at this frame. A `t_s` earlier than 
 
    `unknown` never counts as slouching, and it does not end an episode at once either: the
    episode is suspended (its faults neither persist nor recover on unknown time) and ends only
-   after `unknown_ends_episode_s` without a usable frame. Becoming `away` ends the episode.
+   after `unknown_ends_episode_s` without a usable frame, or without any frame at all (a camera
+   released by a snooze or a screen lock, a laptop asleep: nobody watched that time). Becoming
+   `away` ends the episode. `close()` ends one still running when monitoring stops.
 
 5. **Alerts.** A `Nudge` when an episode is running, has not been nudged, the current frame shows
    the slouch, `cooldown_s` has passed since the last nudge and no snooze holds (a nudge held back
