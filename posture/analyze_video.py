@@ -135,8 +135,7 @@ def analyze_video(
 def run_video(args: argparse.Namespace, path: Path) -> int:
     """Drive the CLI: settings, model, store, progress bar, output."""
     from posture.adapters.settings import load_settings
-    from posture.adapters.store import HistoryStore
-    from posture.app import resolve_model
+    from posture.app import open_history, resolve_model
     from posture.progress import stderr_progress
 
     loaded = load_settings(args.config)
@@ -145,14 +144,10 @@ def run_video(args: argparse.Namespace, path: Path) -> int:
     store = None
     tmp: tempfile.TemporaryDirectory[str] | None = None
     if not args.no_store:
-        db = args.db or (Path(settings.store.path) if settings.store.path else None)
+        store = open_history(args.db, settings)
     elif args.report == "html":
         tmp = tempfile.TemporaryDirectory(prefix="posture-analyze-")  # the HTML reads a store
-        db = Path(tmp.name) / "history.sqlite3"
-    if not args.no_store or tmp is not None:
-        store = HistoryStore.open(db, max_hold_s=settings.judge.max_hold_s)
-        for notice in store.notices:
-            print(f"posture: {notice}", file=sys.stderr)
+        store = open_history(Path(tmp.name) / "history.sqlite3", settings)
     html = None
     try:
         wall_start = datetime.now(UTC)

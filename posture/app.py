@@ -7,6 +7,7 @@ that the same frames with the same profile and config give the same decisions ev
 from __future__ import annotations
 
 import logging
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from posture.adapters import models
 from posture.adapters.pose import MediaPipePose
 from posture.adapters.profiles import current_metric_version, load_default_profile
 from posture.adapters.settings import DEFAULT_SOURCE, LoadedSettings
+from posture.adapters.store import HistoryStore, history_path
 from posture.core.calibration import Profile, check_profile, view_family
 from posture.core.config import JudgeConfig, Settings
 from posture.core.errors import ProfileError
@@ -263,3 +265,17 @@ class LazyJudge:
         """The baseline CVA estimate for the status line (NaN when the profile has none)."""
         b = self.profile.baseline.get("cva_deg")
         return float(b.median) if b is not None else float("nan")
+
+
+def open_history(db: str | Path | None, settings: Settings) -> HistoryStore:
+    """Open the history `--db` or `[store] path` names for writing, and say its notices once.
+
+    Each verdict is credited for as long as the judge holds it (`judge.max_hold_s`), or slow
+    looks would leave holes in the stored time.
+    """
+    store = HistoryStore.open(
+        history_path(db, settings.store.path), max_hold_s=settings.judge.max_hold_s
+    )
+    for notice in store.notices:  # e.g. a corrupt file moved aside
+        print(f"posture: {notice}", file=sys.stderr)
+    return store

@@ -379,11 +379,7 @@ class Monitor:
                 log.info("snoozed for %s", format_s(req.seconds))
             elif req.cmd == "resume":
                 self._resume()
-            # `posture status` right after `posture snooze` shows it, before the next frame
-            status = {k: v for k, v in self.control.status.items() if k != "snoozed_for_s"}
-            if self.snoozed_until is not None:
-                status["snoozed_for_s"] = round(self.snoozed_until - now)
-            self.control.status = status
+            # (the control server has already shown the snooze or its end to `posture status`)
 
     def _resume(self) -> None:
         self.snoozed_until = None

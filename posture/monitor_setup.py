@@ -8,7 +8,6 @@ import logging
 import sys
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from posture.adapters.camera import FrameSource, is_live_spec, open_source
 from posture.adapters.control import ControlServer
@@ -21,6 +20,7 @@ from posture.app import (
     LazyJudge,
     choose_profile,
     composer_for,
+    open_history,
     resolve_model,
     uncalibrated_notice,
 )
@@ -71,11 +71,8 @@ def build_monitor(
         choice = choose_profile(args.profile, settings, required=bool(args.profile))
         if not choice.calibrated:
             print(f"posture: {uncalibrated_notice(model.name)}", file=sys.stderr)
-        db_path = args.db or (Path(settings.store.path) if settings.store.path else None)
-        store = HistoryStore.open(db_path, max_hold_s=settings.judge.max_hold_s)
+        store = open_history(args.db, settings)
         cleanups.append(store.close)
-        for notice in store.notices:
-            print(f"posture: {notice}", file=sys.stderr)
         source_spec = args.source or settings.monitor.source
         if not is_live_spec(str(source_spec)):
             # A file or folder that cannot be opened is a usage error: say so before the model

@@ -161,13 +161,10 @@ class PostureSession:
             # --no-store` must decide what a stored run decides)
             for event in self.judge.close(t_s):
                 self._handle(event)
-        if self.store is None or self.store.session_id is None:
-            return
-        if t_s is not None and self.t0_s is not None:
-            end = self.wall_at(t_s)
+            wall = self.wall_at(t_s)
+        if wall is not None and self.store is not None and self.store.session_id is not None:
+            end = wall
             self._write(lambda st: st.end_session(end))
-        elif wall is not None:
-            self._write(lambda st: st.end_session(wall))
 
 
 def status_fields(verdict: Verdict, a: Analysis, baseline_cva: float) -> dict[str, Any]:

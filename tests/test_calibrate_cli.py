@@ -166,6 +166,18 @@ def test_bad_profile_names_and_unknown_delete(capsys: pytest.CaptureFixture[str]
     assert code == 1 and "invalid profile name" in err
 
 
+def _calibrate_with_glances(
+    capsys: pytest.CaptureFixture[str], clip: Path, model_path: Path
+) -> tuple[int, str, str]:
+    """`posture calibrate` on a clip: 4 s neutral, then 4 s of glances, into profile 'side'."""
+    return run(
+        capsys,
+        "calibrate",
+        *("--source", str(clip), "--seconds", "4", "--glance", "--glance-seconds", "4"),
+        *("--model", str(model_path), "--profile", "side"),
+    )
+
+
 @pytest.mark.skipif(not SITTING.is_dir(), reason="sitting-side photos not found")
 def test_glance_step_from_a_file_learns_the_range(
     tmp_path: Path, model_path: Path, capsys: pytest.CaptureFixture[str], isolated_home: Path
@@ -179,21 +191,7 @@ def test_glance_step_from_a_file_learns_the_range(
     clip = write_clip(
         neutral + [cv2.resize(g, (480, 480)) for g in glances], tmp_path / "glance.avi"
     )
-    code, _, err = run(
-        capsys,
-        "calibrate",
-        "--source",
-        str(clip),
-        "--seconds",
-        "4",
-        "--glance",
-        "--glance-seconds",
-        "4",
-        "--model",
-        str(model_path),
-        "--profile",
-        "side",
-    )
+    code, _, err = _calibrate_with_glances(capsys, clip, model_path)
     assert code == 0, err
     data = json.loads((isolated_home / ".local/share/posture/profiles/side.json").read_text())
     assert data["view"].startswith("side")
@@ -285,21 +283,7 @@ def test_a_failed_glance_step_keeps_the_neutral_baseline(
     photo = cv2.imread(str(SITTING / good))
     frames = moving_photo_clip(photo, n=40 if then == "nothing" else 80, size=(480, 480), seed=3)
     clip = write_clip(frames, tmp_path / f"{then}.avi")
-    code, _, err = run(
-        capsys,
-        "calibrate",
-        "--source",
-        str(clip),
-        "--seconds",
-        "4",
-        "--glance",
-        "--glance-seconds",
-        "4",
-        "--model",
-        str(model_path),
-        "--profile",
-        "side",
-    )
+    code, _, err = _calibrate_with_glances(capsys, clip, model_path)
     assert code == 0, err
     reason = "no glance was seen" if then == "still" else "ended during the neutral step"
     assert "Glance step failed" in err and reason in err, err

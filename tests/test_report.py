@@ -302,12 +302,18 @@ def test_from_after_today_says_so_not_swap(
     assert rc == 2 and "--to 2024-05-01 is before --from 2024-05-06; swap them" in err
 
 
-def test_report_reads_a_history_in_a_read_only_directory(
-    day_db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+@pytest.fixture()
+def shelf_db(tmp_path: Path) -> Path:
+    """Where a history goes in a directory the tests then make read-only (`read_only_dir`)."""
     shelf = tmp_path / "shelf"
     shelf.mkdir()
-    db = shelf / "history.sqlite3"
+    return shelf / "history.sqlite3"
+
+
+def test_report_reads_a_history_in_a_read_only_directory(
+    day_db: Path, shelf_db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db, shelf = shelf_db, shelf_db.parent
     shutil.copyfile(day_db, db)  # a WAL database, closed cleanly: no -wal or -shm beside it
     with read_only_dir(shelf):
         rc, out, err = run_cli(
@@ -319,11 +325,9 @@ def test_report_reads_a_history_in_a_read_only_directory(
 
 
 def test_read_only_directory_with_an_unmerged_journal_says_what_is_left_out(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    shelf_db: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    shelf = tmp_path / "shelf"
-    shelf.mkdir()
-    db = shelf / "history.sqlite3"
+    db, shelf = shelf_db, shelf_db.parent
     HistoryStore.open(db).close()
     # a monitor killed on a disk since made read-only: rows still only in the -wal journal
     writer = sqlite3.connect(db)
@@ -342,11 +346,9 @@ def test_read_only_directory_with_an_unmerged_journal_says_what_is_left_out(
 
 
 def test_a_file_that_is_not_a_database_in_a_read_only_directory_is_a_clear_error(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    shelf_db: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    shelf = tmp_path / "shelf"
-    shelf.mkdir()
-    db = shelf / "history.sqlite3"
+    db, shelf = shelf_db, shelf_db.parent
     db.write_bytes(b"not a database, " * 512)
     with read_only_dir(shelf):
         rc, _, err = run_cli(capsys, "--db", str(db))

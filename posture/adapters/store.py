@@ -97,6 +97,16 @@ def default_db_path() -> Path:
     return Path(platformdirs.user_data_dir("posture", appauthor=False)) / DB_FILENAME
 
 
+def history_path(db: str | os.PathLike[str] | None, configured: str) -> Path | None:
+    """Return the history a command uses: `--db`, else `[store] path`, else None.
+
+    None is the default location, which `HistoryStore.open` makes owner-only.
+    """
+    if db:
+        return Path(db).expanduser()
+    return Path(configured).expanduser() if configured else None
+
+
 def to_unix(wall_utc: datetime) -> float:
     """Epoch seconds of an aware datetime; naive datetimes are refused (their zone is a guess)."""
     if wall_utc.tzinfo is None or wall_utc.utcoffset() is None:

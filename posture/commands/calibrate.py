@@ -333,14 +333,11 @@ def _retry_command(args: argparse.Namespace, name: str) -> str:
 
 def _note_in_history(args: argparse.Namespace, settings: Any, profile: Any, fit: Any) -> None:
     """Best effort: a calibration row in the history (reports draw baselines from it)."""
-    from posture.adapters.store import HistoryStore
+    from posture.app import open_history
     from posture.core.errors import StoreError
 
-    db = args.db or (Path(settings.store.path) if settings.store.path else None)
     try:
-        with HistoryStore.open(db) as store:
-            for notice in store.notices:
-                print(f"posture: {notice}", file=sys.stderr)
+        with open_history(args.db, settings) as store:
             store.record_calibration(
                 datetime.now(UTC),
                 {k: b.median for k, b in profile.baseline.items()},

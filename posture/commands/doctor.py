@@ -75,6 +75,8 @@ def run(args: argparse.Namespace) -> int:
 
 def diagnose(args: argparse.Namespace) -> list[Check]:
     """All checks, each isolated: one failing never stops the others."""
+    from posture.adapters.store import history_path
+
     loaded, config_check = _check_config(args.config)
     settings = loaded.settings
     checks = [config_check]
@@ -90,9 +92,7 @@ def diagnose(args: argparse.Namespace) -> list[Check]:
         steps.append(lambda: _check_camera(args.source or settings.monitor.source))
     steps += [
         lambda: _check_notifier(settings, send=args.notify_test),
-        lambda: _check_history(
-            args.db or (Path(settings.store.path) if settings.store.path else None)
-        ),
+        lambda: _check_history(history_path(args.db, settings.store.path)),
         lambda: _check_profile(args.profile or settings.monitor.profile, model_sha),
         _check_monitor_running,
         _check_screen_lock,

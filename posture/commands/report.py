@@ -176,12 +176,10 @@ def history_path(args: argparse.Namespace) -> Path:
     forget use, so a report reads the history they write.
     """
     from posture.adapters.settings import load_settings
-    from posture.adapters.store import default_db_path
+    from posture.adapters.store import default_db_path, history_path
 
-    if args.db:
-        return Path(args.db).expanduser()
-    configured = load_settings(args.config).settings.store.path
-    return Path(configured).expanduser() if configured else default_db_path()
+    configured = "" if args.db else load_settings(args.config).settings.store.path
+    return history_path(args.db, configured) or default_db_path()
 
 
 def run(args: argparse.Namespace, *, today: date | None = None) -> int:

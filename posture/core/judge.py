@@ -334,8 +334,9 @@ class Judge:
                 if tr.status is not None:
                     tr.timeline.add(prev_t, end, tr.status)
                 tr.timeline.prune(t - self._keep_s)
-            # A gap without any frame (the camera released by a snooze or a screen lock, a
-            # laptop asleep) ends an episode as unusable frames would: nobody watched it.
+            # An episode ends after unknown_ends_episode_s without a usable frame: unusable
+            # frames, or none at all (the camera released by a snooze or a screen lock, a laptop
+            # asleep): nobody watched that time.
             last_usable = self._last_usable_s
             if (
                 self._episode is not None
@@ -431,10 +432,6 @@ class Judge:
             self._open_windows(t)
         if signal == "away":
             self._end_episode(t, events, why="absence")
-        elif self._episode is not None and not usable:
-            last = self._last_usable_s if self._last_usable_s is not None else t
-            if t - last >= cfg.unknown_ends_episode_s:
-                self._end_episode(t, events, why="no usable frame")
         if usable:
             self._track_episode(t, events, obs.metrics)
             if self._episode is not None:
@@ -653,7 +650,7 @@ class Judge:
             for x in (self._tracks[f].last_fault_s, self._tracks[f].fault_until_s)
             if x is not None
         ]
-        end = min(max(lasts, default=t), t)  # a stop may come before the last look's hold ends
+        end = max(lasts, default=t)
         logger.debug("episode %s-%s ended (%s)", ep.start_s, end, why)
         events.append(
             Recovered(
