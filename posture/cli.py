@@ -81,11 +81,12 @@ def _terminate_as_interrupt() -> None:
     from posture import interrupts
 
     def on_term(signum: int, _frame: object) -> None:
-        interrupts.interrupt(Terminated())
+        interrupts.interrupt(Terminated(), "SIGTERM")
 
     def on_int(signum: int, _frame: object) -> None:
-        interrupts.interrupt(KeyboardInterrupt())
+        interrupts.interrupt(KeyboardInterrupt(), "SIGINT")
 
+    interrupts.reset()
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, on_term)
         signal.signal(signal.SIGINT, on_int)
@@ -107,10 +108,10 @@ def _interruption(exc: BaseException) -> KeyboardInterrupt | None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (0 ok, 1 error, 2 usage, 130 Ctrl-C, 143 SIGTERM)."""
     try:  # a Ctrl-C while the command modules import (numpy, cv2) is an interruption too
+        _terminate_as_interrupt()  # first: a signal during the imports below is remembered
         parser = build_parser()
         args = parser.parse_args(argv)
         configure_logging(args.verbose)
-        _terminate_as_interrupt()
         if not getattr(args, "func", None):
             parser.print_help(sys.stderr)
             return 2
@@ -127,6 +128,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 143
         print("posture: interrupted", file=sys.stderr)
         return 130
+    finally:
+        from posture import interrupts
+
+        interrupts.reset()  # a command run in-process after this one starts clean
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -19,11 +19,17 @@ from collections.abc import Iterator
 
 _depth = 0
 _pending: BaseException | None = None
+_requested = ""
 
 
-def interrupt(exc: BaseException) -> None:
-    """Raise `exc` now, or when the held call under way ends (for signal handlers)."""
-    global _pending
+def interrupt(exc: BaseException, reason: str = "") -> None:
+    """Raise `exc` now, or when the held call under way ends (for signal handlers).
+
+    `reason` (e.g. "SIGINT") is remembered: a native library that clears the exception (seen
+    about once in 60 signals during start-up) must not make the request vanish.
+    """
+    global _pending, _requested
+    _requested = reason or type(exc).__name__
     if _depth:
         if _pending is None:
             _pending = exc
@@ -46,3 +52,14 @@ def held() -> Iterator[None]:
         if not _depth and _pending is not None:
             exc, _pending = _pending, None
             raise exc
+
+
+def requested() -> str:
+    """Return the interruption asked for since `reset()` ("" if none), unwound or not."""
+    return _requested
+
+
+def reset() -> None:
+    """Forget an earlier request (a new command starts; tests run many in one process)."""
+    global _requested
+    _requested = ""

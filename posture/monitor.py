@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TextIO
 
+from posture import interrupts
 from posture.adapters.camera import Frame, FrameSource
 from posture.adapters.control import ControlServer
 from posture.adapters.screenlock import POLL_INTERVAL_S, LockProbe
@@ -149,6 +150,10 @@ class Monitor:
 
         for sig in (signal.SIGTERM, signal.SIGINT):
             old[sig] = signal.signal(sig, handler)
+        # A signal during start-up unwinds as an exception, which a native library can clear
+        # on its way (a lost Ctrl-C left the monitor running): the request itself stands.
+        if interrupts.requested():
+            self.stop(interrupts.requested())
 
         def restore() -> None:
             for sig, previous in old.items():
