@@ -165,8 +165,17 @@ def test_model_from_the_config(
     assert f"nope.task does not exist (given with monitor.model at {config}:2;" in err
 
 
-@pytest.mark.parametrize("extra", [["--report", "html"], ["--report", "json", "--out", "r.json"]])
-def test_a_report_of_photos_is_a_usage_error(
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ["--report", "html"],
+        ["--report", "json", "--out", "r.json"],
+        ["--db", "h.db"],
+        ["--no-store"],
+        ["--every-frame"],
+    ],
+)
+def test_a_video_only_option_with_photos_is_a_usage_error(
     photos: Path,
     model_path: Path,
     tmp_path: Path,
@@ -175,8 +184,10 @@ def test_a_report_of_photos_is_a_usage_error(
 ) -> None:
     # photos are independent looks with no time between them: there is no session to report on,
     # and the run used to exit 0 without a report or a word
+    # (and --db, --no-store and --every-frame were silently ignored: nothing is stored and every
+    # photo is analysed)
     argv = ["analyze", str(photos), "--model", str(model_path), *extra]
-    code, _, err = _json(capsys, *[str(tmp_path / a) if a == "r.json" else a for a in argv])
+    code, _, err = _json(capsys, *[str(tmp_path / a) if a in ("r.json", "h.db") else a for a in argv])
     assert code == 2
-    assert "--report" in err and "video" in err
-    assert list(tmp_path.glob("*.json")) == [] and list(photos.glob("*.html")) == []
+    assert f"{extra[0]} " in err and "apply to a video only" in err
+    assert list(tmp_path.glob("*.*")) == [] and list(photos.glob("*.html")) == []

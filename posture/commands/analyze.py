@@ -67,13 +67,28 @@ def run(args: argparse.Namespace) -> int:
         from posture.analyze_video import run_video
 
         return run_video(args, videos[0])
-    if args.report or args.out:
-        # Photos are independent looks with no time between them: no session, so no report.
+    video_only = _video_only_options(args)
+    if video_only:
+        # Photos are independent looks with no time between them: no session is stored, no rate
+        # applies and no report covers them, so these options would be silently ignored.
         raise UsageError(
-            "--report and --out apply to a video only (a report covers a session in time); "
-            "for photos use --json, e.g. `posture analyze PHOTOS... --json > photos.json`"
+            f"{' and '.join(video_only)} apply to a video only (photos are independent looks: "
+            "nothing is stored and every photo is analysed); for photos use --json, e.g. "
+            "`posture analyze PHOTOS... --json > photos.json`"
         )
     return run_photos(args)
+
+
+def _video_only_options(args: argparse.Namespace) -> list[str]:
+    """The options given that only a video's session uses, as typed on the command line."""
+    given = {
+        "--report": args.report is not None,
+        "--out": args.out is not None,
+        "--db": args.db is not None,
+        "--no-store": bool(args.no_store),
+        "--every-frame": bool(args.every_frame),
+    }
+    return [name for name, on in given.items() if on]
 
 
 def run_photos(args: argparse.Namespace) -> int:
