@@ -187,7 +187,8 @@ def test_a_video_only_option_with_photos_is_a_usage_error(
     # (and --db, --no-store and --every-frame were silently ignored: nothing is stored and every
     # photo is analysed)
     argv = ["analyze", str(photos), "--model", str(model_path), *extra]
-    code, _, err = _json(capsys, *[str(tmp_path / a) if a in ("r.json", "h.db") else a for a in argv])
+    argv = [str(tmp_path / a) if a in ("r.json", "h.db") else a for a in argv]
+    code, _, err = _json(capsys, *argv)
     assert code == 2
     assert f"{extra[0]} " in err and "apply to a video only" in err
     assert list(tmp_path.glob("*.*")) == [] and list(photos.glob("*.html")) == []

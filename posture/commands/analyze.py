@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _video_only_options(args: argparse.Namespace) -> list[str]:
-    """The options given that only a video's session uses, as typed on the command line."""
+    """List the options given that only a video's session uses, as typed on the command line."""
     given = {
         "--report": args.report is not None,
         "--out": args.out is not None,
