@@ -212,7 +212,33 @@ def test_forget_before_deletes_old_history_and_keeps_the_rest(tmp_path: Path) ->
     assert sessions == [(straddling.timestamp(),)]
     assert samples == [(int(T0.timestamp()), 30)]  # the straddling session's newer half
     assert left == [0, 1]
-    assert calibrations == [("b",)]  # the newest stays whatever its age: reports compare with it
+    # each profile's newest stays whatever its age: reports compare a profile's sessions with it
+    assert calibrations == [("a",), ("b",)]
+
+
+def test_the_baseline_is_that_of_the_profile_the_latest_session_used(tmp_path: Path) -> None:
+    # a "home" calibration made after the "work" sessions says nothing about them; the report
+    # used to show whichever profile had been calibrated last
+    db = tmp_path / "h.sqlite3"
+    hour = T0.timestamp(), T0.timestamp() + 3600
+    with HistoryStore.open(db) as store:
+        store.record_calibration(T0 - timedelta(days=2), {"cva_deg": 50.0}, profile="work")
+        store.record_calibration(T0 - timedelta(days=1), {"cva_deg": 53.0}, profile="work")
+        store.record_calibration(T0 - timedelta(hours=1), {"cva_deg": 60.0}, profile="home")
+        store.record_calibration(T0 + timedelta(days=1), {"cva_deg": 55.0}, profile="work")
+        store.start_session(T0, profile="work")
+        feed(store, 1, 60, first_30_good)
+        store.end_session(T0 + timedelta(seconds=60))
+        assert store.load_history(*hour).baseline == {"cva_deg": 53.0}  # not later than the hour
+        store.start_session(T0 + timedelta(minutes=5), profile="home")
+        feed(store, 1, 60, first_30_good, t_start=300.0)
+        store.end_session(T0 + timedelta(minutes=6))
+        assert store.load_history(*hour).baseline == {"cva_deg": 60.0}  # the latest session's
+        store.start_session(T0 + timedelta(minutes=10), profile="default")  # uncalibrated
+        feed(store, 1, 60, first_30_good, t_start=600.0)
+        store.end_session(T0 + timedelta(minutes=11))
+        assert store.load_history(*hour).baseline == {}  # judged on population norms
+        assert store.load_history(hour[1], hour[1] + 3600).baseline == {}  # no session there
 
 
 @pytest.mark.parametrize("fps", [1.0, 5.0, 15.0])

@@ -735,9 +735,15 @@ class HistoryStore:
                 f"start_unix < ? AND {sess} ORDER BY start_unix",
                 (start_unix, end_unix, *params),
             ).fetchall()
+            # The baseline the period was judged against: the newest calibration, before the
+            # period ends, of the profile its latest session used (not whichever profile was
+            # calibrated last: a "home" calibration says nothing about "work" sessions).
             cal = self._conn.execute(
-                "SELECT baseline FROM calibrations WHERE t_unix < ? ORDER BY t_unix DESC LIMIT 1",
-                (end_unix,),
+                "SELECT baseline FROM calibrations WHERE t_unix < ? AND profile = ("
+                f"SELECT profile FROM sessions WHERE start_unix < ? "
+                f"AND COALESCE(end_unix, start_unix) >= ? AND {which} "
+                "ORDER BY start_unix DESC LIMIT 1) ORDER BY t_unix DESC LIMIT 1",
+                (end_unix, end_unix, start_unix, *params),
             ).fetchone()
             n_sess = self._conn.execute(
                 "SELECT COUNT(*) FROM sessions WHERE start_unix < ? AND "
@@ -817,7 +823,7 @@ class HistoryStore:
         """Delete the history older than `cutoff_utc` (`store.keep_days`); returns sessions gone.
 
         Rows go by their own time, so a session that straddles the cutoff keeps its newer part.
-        The newest calibration stays whatever its age: reports compare against it. One
+        Each profile's newest calibration stays whatever its age: reports compare against it. One
         transaction: a failure deletes nothing.
         """
         cut = to_unix(cutoff_utc)
@@ -843,7 +849,7 @@ class HistoryStore:
             ).rowcount
             self._conn.execute(
                 "DELETE FROM calibrations WHERE t_unix < ? "
-                "AND id <> (SELECT MAX(id) FROM calibrations)",
+                "AND id NOT IN (SELECT MAX(id) FROM calibrations GROUP BY profile)",
                 (cut,),
             )
         return int(gone)

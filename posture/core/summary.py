@@ -149,7 +149,7 @@ class History:
     alerts: tuple[AlertRow, ...] = ()
     breaks: tuple[BreakRow, ...] = ()
     baseline: dict[str, float] = field(default_factory=dict)
-    """Latest calibrated baseline values by metric key (e.g. cva_deg), empty if none."""
+    """Calibrated values by metric key (e.g. cva_deg) of the latest session's profile, or empty."""
     sessions: int = 0
 
 
