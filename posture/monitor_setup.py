@@ -90,9 +90,13 @@ def build_monitor(
             keep_events=False,
             composer=composer_for(choice),
         )
+        live = is_live_spec(str(source_spec))
+        # A file played faster than real time is dated by its own time from the start, so its
+        # rows run ahead of the clock: keep it apart from the day's monitoring, as `analyze` is.
+        replayed_fast = args.fast and not live
         store.start_session(
             clock.now_utc(),
-            kind="monitor",
+            kind="analyze" if replayed_fast else "monitor",
             source=str(source_spec),
             profile=choice.name,
             model=model.name,
@@ -114,7 +118,6 @@ def build_monitor(
         # for less (twice the look rate, at least 10 fps): fewer frames for the grabber to drain.
         camera_fps = max(10.0, 2.0 * settings.monitor.max_fps)
         source_factory = _source_factory(str(source_spec), camera_fps)
-        live = is_live_spec(str(source_spec))
         analyzer = FrameAnalyzer(pose=pose, detect_freeze=live)
         observers: list[Callable[..., None]] = []
         if args.preview:

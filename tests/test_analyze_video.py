@@ -249,3 +249,26 @@ def test_the_html_report_covers_only_this_video(
     assert _tile(html, "Slouch episodes") == "0"
     assert _tile(html, "Nudges / escalations") == "0 / 0"
     assert _tile(html, "Monitored") == "0 min"  # 15 s, not the 90 s of the other video
+
+
+def test_a_fast_replay_is_kept_apart_from_the_day_s_monitoring(
+    model_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `monitor --fast` dates a file by its own time from the start, so its rows run ahead of the
+    # clock (a minute of video stored within seconds): it used to count in today's report, and
+    # a real monitor started just after would overlap it
+    frames = moving_photo_clip(_photo("good"), n=int(20 * FPS), size=(240, 240), seed=6)
+    path = write_clip(frames, tmp_path / "still.avi", FPS)
+    db = tmp_path / "h.sqlite3"
+    argv = ["--model", str(model_path), "--db", str(db), "--no-notify", "--no-control", "--fast"]
+    assert main(["monitor", "--source", str(path), *argv]) == 0
+    capsys.readouterr()
+    assert main(["report", "--db", str(db), "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["empty"] is True
+    with sqlite3.connect(db) as conn:
+        kinds = conn.execute("SELECT kind FROM sessions").fetchall()
+        total = "SELECT SUM(good_s + slouching_s + away_s + unknown_s) FROM samples"
+        (stored_s,) = conn.execute(total).fetchone()
+    assert kinds == [("analyze",)]  # as `posture analyze` keeps it: whole, but apart
+    assert stored_s == pytest.approx(20.0, abs=0.5)
