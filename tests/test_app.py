@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from clips import write_clip
 
-from posture.adapters.settings import load_settings
 from posture.app import UNCALIBRATED_NOTICE, LazyJudge, ProfileChoice, uncalibrated_notice
+from posture.core.config import Settings
 from posture.core.geometry import METRIC_KEYS
 from posture.core.judge import Observation
 
@@ -22,7 +22,7 @@ def _obs(t: float, view: str, **metrics: float) -> Observation:
 
 
 def test_uncalibrated_front_default_accepts_three_quarter_frames() -> None:
-    cfg = load_settings(Path("/nonexistent.toml")).settings.judge
+    cfg = Settings().judge
     judge = LazyJudge(cfg, ProfileChoice(None, "default", False), None)
     upright = {"head_roll_deg": 0.5, "shoulder_tilt_deg": 0.5, "neck_flexion_deg": 15.0}
     v, _ = judge.feed(_obs(0.0, "front", **upright))
@@ -33,7 +33,7 @@ def test_uncalibrated_front_default_accepts_three_quarter_frames() -> None:
 
 
 def test_uncalibrated_side_default_is_chosen_from_the_first_person() -> None:
-    cfg = load_settings(Path("/nonexistent.toml")).settings.judge
+    cfg = Settings().judge
     judge = LazyJudge(cfg, ProfileChoice(None, "default", False), None)
     v, _ = judge.feed(_obs(0.0, "side_left", cva_deg=40.0, neck_flexion_deg=20.0))
     assert judge.profile.family == "side"

@@ -233,3 +233,36 @@ def test_arbitrary_text_either_parses_or_raises_config_error(text: str) -> None:
         parse_settings(text)
     except ConfigError:
         pass
+
+
+def test_a_settings_file_named_with_config_must_exist(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a mistyped --config used to run on the defaults (and the default history) without a word
+    typo = tmp_path / "wrok.toml"
+    with pytest.raises(ConfigError, match="no such settings file"):
+        load_settings(typo)
+    for argv in (
+        ["config", "show", "--config", str(typo)],
+        ["report", "--config", str(typo)],
+        ["forget", "--yes", "--config", str(typo)],
+    ):
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert f"{typo}: no such settings file (given with --config)" in err
+        assert f"posture config init --config {typo}" in err
+
+
+def test_config_actions_take_config_like_every_other_command(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mine = tmp_path / "work.toml"
+    assert main(["config", "path", "--config", str(mine)]) == 0
+    assert capsys.readouterr().out.strip() == str(mine)
+    assert main(["config", "init", "--config", str(mine)]) == 0  # what the error above suggests
+    assert capsys.readouterr().out.strip() == f"wrote {mine}"
+    mine.write_text(mine.read_text().replace("# cooldown_s = ", "cooldown_s = 90.0 # was "))
+    assert main(["config", "show", "--config", str(mine)]) == 0
+    line = next(ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("cooldown_s"))
+    assert "90.0" in line and f"{mine}:" in line
+    assert not config_path().exists()  # the default file was never touched

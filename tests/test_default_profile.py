@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from posture.adapters.settings import load_settings
 from posture.app import ProfileChoice, judge_photo
+from posture.core.config import Settings
 from posture.core.landmarks import PoseFrame
 
 CACHE = Path(__file__).parent / "data" / "sitting_side_landmarks.npz"
@@ -50,7 +50,7 @@ class _NoPose:
 def test_uncalibrated_side_decision_balanced_accuracy() -> None:
     from posture.pipeline import FrameAnalyzer
 
-    settings = load_settings(Path("/nonexistent/config.toml")).settings
+    settings = Settings()
     choice = ProfileChoice(None, "default", False)
     frames, bad = _frames()
     predicted, truth = [], []

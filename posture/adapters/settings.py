@@ -166,11 +166,21 @@ def _build_section(
 
 
 def load_settings(path: Path | None = None) -> LoadedSettings:
-    """Read the settings file (defaults when it does not exist)."""
+    """Read the settings file: `path` (--config), else the default one.
+
+    Only the default file may be missing (defaults then): a file named with --config that does
+    not exist is a typo, and running on defaults instead would quietly use another history.
+    """
+    given = path is not None
     path = path if path is not None else config_path()
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
+        if given:
+            raise ConfigError(
+                f"{path}: no such settings file (given with --config); check the path, or "
+                f"create it with `posture config init --config {path}`"
+            ) from None
         settings, sources = parse_settings("", str(path))
         return LoadedSettings(settings, path, False, sources)
     except (OSError, UnicodeDecodeError) as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from posture.adapters import settings as settings_adapter
 
@@ -23,20 +24,22 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     ss.set_defaults(func=_show)
     si = sub.add_parser("init", help="write the commented settings template if there is none")
     si.set_defaults(func=_init)
+    for action in (sp, ss, si):  # as every other command takes it
+        action.add_argument("--config", type=Path, help="settings file (default: user config dir)")
 
 
 def _path(args: argparse.Namespace) -> int:
-    print(settings_adapter.config_path())
+    print(args.config or settings_adapter.config_path())
     return 0
 
 
 def _show(args: argparse.Namespace) -> int:
-    print(settings_adapter.render_effective(settings_adapter.load_settings()))
+    print(settings_adapter.render_effective(settings_adapter.load_settings(args.config)))
     return 0
 
 
 def _init(args: argparse.Namespace) -> int:
-    path = settings_adapter.config_path()
+    path = args.config or settings_adapter.config_path()
     written = settings_adapter.write_template_if_missing(path)
     print(f"wrote {written}" if written else f"{path} already exists; left unchanged")
     return 0

@@ -53,9 +53,9 @@ def targets(args: argparse.Namespace) -> list[Path]:
     settings_file = args.config or config_path()
     db = args.db
     if db is None:
-        configured = (
-            load_settings(args.config).settings.store.path if settings_file.is_file() else ""
-        )
+        # a --config that does not exist is an error, never the default history by mistake
+        exists = args.config is not None or settings_file.is_file()
+        configured = load_settings(args.config).settings.store.path if exists else ""
         db = Path(configured).expanduser() if configured else default_db_path()
     found: list[Path] = []
     # the database, its WAL side files, and any corrupt copies moved aside earlier
