@@ -135,7 +135,7 @@ def analyze_video(
 def run_video(args: argparse.Namespace, path: Path) -> int:
     """Drive the CLI: settings, model, store, progress bar, output."""
     from posture.adapters.settings import load_settings
-    from posture.app import open_history, resolve_model
+    from posture.app import calibrated_only_note, open_history, resolve_model
     from posture.progress import stderr_progress
 
     loaded = load_settings(args.config)
@@ -172,6 +172,8 @@ def run_video(args: argparse.Namespace, path: Path) -> int:
             store.close()
         if tmp is not None:
             tmp.cleanup()
+    if not doc["summary"]["calibrated"] and (note := calibrated_only_note(loaded.sources)):
+        print(f"posture: {note}", file=sys.stderr)
     if not doc["frames"]:
         print(
             f"posture: {path}: no frames could be read (empty, truncated or not a video)",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -148,21 +149,43 @@ UNCALIBRATED_NOTICE = (
 )
 
 
-def uncalibrated_notice(model_name: str) -> str:
+CALIBRATED_ONLY_SETTINGS = ("judge.forward_head_cva_drop_deg", "judge.neck_flexion_rise_deg")
+"""Drops from a person's own baseline: the population norms judge the side view by absolute
+limits instead, so these settings do nothing until `posture calibrate`."""
+
+
+def calibrated_only_note(sources: Mapping[str, str]) -> str:
+    """Say which settings file values an uncalibrated run cannot use ("" when none is set)."""
+    set_here = [
+        f"{k} ({sources[k]})"
+        for k in CALIBRATED_ONLY_SETTINGS
+        if sources.get(k, "default") != "default"
+    ]
+    if not set_here:
+        return ""
+    return (
+        f"{' and '.join(set_here)} {'applies' if len(set_here) == 1 else 'apply'} to a calibrated "
+        "profile only (a drop from your own baseline); uncalibrated, the population limits "
+        "decide. Run `posture calibrate` to use it."
+    )
+
+
+def uncalibrated_notice(model_name: str, sources: Mapping[str, str] | None = None) -> str:
     """Return the start notice of an uncalibrated run.
 
     The norms were fitted on the default model (full: docs/CALIBRATION.md); with another model
-    the notice says so.
+    the notice says so. Threshold settings that only a calibrated profile uses are named.
     """
     manifest = models.load_manifest()
-    if model_name == manifest.default:
-        return UNCALIBRATED_NOTICE
-    which = manifest.get(model_name).short if manifest.knows(model_name) else "FILE"
-    return (
-        f"{UNCALIBRATED_NOTICE} The norms were fitted on {manifest.default}, not on "
-        f"{model_name}: calibrate with it (`posture calibrate --model {which}`), or expect them "
-        "to fit less well."
-    )
+    notice = UNCALIBRATED_NOTICE
+    if model_name != manifest.default:
+        which = manifest.get(model_name).short if manifest.knows(model_name) else "FILE"
+        notice += (
+            f" The norms were fitted on {manifest.default}, not on {model_name}: calibrate with "
+            f"it (`posture calibrate --model {which}`), or expect them to fit less well."
+        )
+    note = calibrated_only_note(sources or {})
+    return f"{notice} {note}" if note else notice
 
 
 def composer_for(choice: ProfileChoice) -> AlertComposer:

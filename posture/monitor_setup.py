@@ -70,7 +70,7 @@ def build_monitor(
         model = resolve_model(args.model, loaded)
         choice = choose_profile(args.profile, settings, required=bool(args.profile))
         if not choice.calibrated:
-            print(f"posture: {uncalibrated_notice(model.name)}", file=sys.stderr)
+            print(f"posture: {uncalibrated_notice(model.name, loaded.sources)}", file=sys.stderr)
         store = open_history(args.db, settings)
         cleanups.append(store.close)
         source_spec = args.source or settings.monitor.source

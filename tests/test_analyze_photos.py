@@ -192,3 +192,15 @@ def test_a_video_only_option_with_photos_is_a_usage_error(
     assert code == 2
     assert f"{extra[0]} " in err and "apply to a video only" in err
     assert list(tmp_path.glob("*.*")) == [] and list(photos.glob("*.html")) == []
+
+
+def test_an_uncalibrated_run_names_the_thresholds_it_cannot_use(
+    photos: Path, model_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text("[judge]\nforward_head_cva_drop_deg = 30\n", encoding="utf-8")
+    photo = str(photos / "a_astronaut.png")
+    argv = ["analyze", photo, "--json", "--model", str(model_path), "--config", str(config)]
+    code, doc, err = _json(capsys, *argv)
+    assert code == 0 and doc["calibrated"] is False
+    assert f"judge.forward_head_cva_drop_deg ({config}:2) applies to a calibrated profile" in err

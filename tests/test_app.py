@@ -9,7 +9,13 @@ import numpy as np
 import pytest
 from clips import write_clip
 
-from posture.app import UNCALIBRATED_NOTICE, LazyJudge, ProfileChoice, uncalibrated_notice
+from posture.app import (
+    UNCALIBRATED_NOTICE,
+    LazyJudge,
+    ProfileChoice,
+    calibrated_only_note,
+    uncalibrated_notice,
+)
 from posture.core.config import Settings
 from posture.core.geometry import METRIC_KEYS
 from posture.core.judge import Observation
@@ -130,3 +136,20 @@ def test_a_bad_configured_model_names_its_file_and_line(
     err = capsys.readouterr().err
     assert f"gone.task does not exist (given with monitor.model at {config}:4;" in err
     assert "Traceback" not in err
+
+
+def test_threshold_settings_an_uncalibrated_run_cannot_use_are_named() -> None:
+    # the population norms judge the side view by absolute limits: a drop from "your baseline"
+    # set in the file did nothing, without a word
+    defaults = {"judge.forward_head_cva_drop_deg": "default", "judge.cooldown_s": "c.toml:3"}
+    assert uncalibrated_notice("pose_landmarker_full", defaults) == UNCALIBRATED_NOTICE
+    one = uncalibrated_notice(
+        "pose_landmarker_full", {**defaults, "judge.forward_head_cva_drop_deg": "c.toml:2"}
+    )
+    assert one.startswith(UNCALIBRATED_NOTICE)
+    assert "judge.forward_head_cva_drop_deg (c.toml:2) applies to a calibrated profile only" in one
+    both = calibrated_only_note(
+        {"judge.forward_head_cva_drop_deg": "c.toml:2", "judge.neck_flexion_rise_deg": "c.toml:4"}
+    )
+    assert "(c.toml:2) and judge.neck_flexion_rise_deg (c.toml:4) apply to" in both
+    assert "population limits decide" in both and "posture calibrate" in both

@@ -94,7 +94,7 @@ def _video_only_options(args: argparse.Namespace) -> list[str]:
 def run_photos(args: argparse.Namespace) -> int:
     """Independent photos: IMAGE mode; each photo's instant faults are its verdict."""
     from posture.adapters.settings import load_settings
-    from posture.app import PhotoAnalyzer, choose_profile, resolve_model
+    from posture.app import PhotoAnalyzer, calibrated_only_note, choose_profile, resolve_model
     from posture.progress import stderr_progress
 
     images = collect_images(args.paths)
@@ -102,6 +102,8 @@ def run_photos(args: argparse.Namespace) -> int:
     settings = loaded.settings
     choice = choose_profile(args.profile, settings, required=bool(args.profile))
     model = resolve_model(args.model, loaded)
+    if not choice.calibrated and (note := calibrated_only_note(loaded.sources)):
+        print(f"posture: {note}", file=sys.stderr)
     frames: list[dict[str, Any]] = []
     failed = 0
     with PhotoAnalyzer(model, settings, choice) as analyzer:

@@ -129,10 +129,18 @@ class JudgeConfig:
     """How the judge turns per-frame faults into episodes and alerts ([judge] in the TOML)."""
 
     forward_head_cva_drop_deg: float = _f(
-        5.0, "forward head when the CVA estimate drops this far below baseline (side view)", 1, 30
+        5.0,
+        "forward head when the CVA estimate drops this far below your calibrated baseline (side "
+        "view; uncalibrated, the population limit decides)",
+        1,
+        30,
     )
     neck_flexion_rise_deg: float = _f(
-        10.0, "head drop when neck flexion rises this far above baseline (side view)", 2, 45
+        10.0,
+        "head drop when neck flexion rises this far above your calibrated baseline (side view; "
+        "uncalibrated, the population limit decides)",
+        2,
+        45,
     )
     head_tilt_deg: float = _f(10.0, "head tilt when head roll leaves baseline by this much", 2, 45)
     mad_k: float = _f(
