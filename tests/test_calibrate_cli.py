@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 import skimage.data
-from clips import have_photos, upright_photo
+from clips import have_photos, head_forward, upright_photo
 
 from posture.cli import main
 from posture.testing import moving_photo_clip, sitting_side_dir
@@ -232,10 +232,12 @@ def test_calibrating_on_lite_tells_the_monitor_command_with_lite(
     assert f'monitor.model = "{provisioned_lite.path}"' in err
 
 
-def photo_folder(folder: Path, n: int) -> Path:
-    """`n` photos of one upright sitter, moving a little from photo to photo."""
+def photo_folder(folder: Path, n: int, *, forward: bool = False) -> Path:
+    """`n` photos of one upright (or head-forward) sitter, moving a little from photo to photo."""
     folder.mkdir()
-    for i, f in enumerate(moving_photo_clip(upright_photo(480).image, n=n, size=(480, 480))):
+    photo = upright_photo(480)
+    image = head_forward(photo) if forward else photo.image
+    for i, f in enumerate(moving_photo_clip(image, n=n, size=(480, 480))):
         cv2.imwrite(str(folder / f"{i:03d}.jpg"), f)
     return folder
 
@@ -253,6 +255,24 @@ def test_a_folder_of_photos_calibrates_with_the_defaults(
     assert "Baseline learned from 24 of 24 frames" in err
     data = json.loads((isolated_home / ".local/share/posture/profiles/desk.json").read_text())
     assert data["view"].startswith("side")
+    assert "already past the population" not in err  # upright: nothing to warn about
+
+
+@pytest.mark.skipif(not have_photos(), reason="sitting-side photos not found")
+def test_calibrating_in_a_slouch_is_kept_but_pointed_out(
+    tmp_path: Path, model_path: Path, capsys: pytest.CaptureFixture[str], isolated_home: Path
+) -> None:
+    # a sitter who calibrates in their habitual forward head is never nudged for it: saved
+    # without a word before
+    folder = photo_folder(tmp_path / "photos", 24, forward=True)
+    argv = ["calibrate", "--source", str(folder), "--model", str(model_path), "--no-glance"]
+    code, _, err = run(capsys, *argv)
+    assert code == 0, err  # their own baseline still rules: a physio may want it so
+    data = json.loads((isolated_home / ".local/share/posture/profiles/desk.json").read_text())
+    neutral = data["baseline"]["cva_deg"]["median"]
+    assert neutral < 51.0
+    assert f"Note: this neutral cva_deg of {neutral:.1f} is already past the population " in err
+    assert "forward-head limit (51)" in err and "`posture calibrate --profile desk`" in err
 
 
 @pytest.mark.skipif(not have_photos(), reason="sitting-side photos not found")

@@ -20,6 +20,7 @@ import logging
 import shlex
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -294,6 +295,7 @@ def calibrate(args: argparse.Namespace, store: Any) -> int:
         b = profile.baseline.get(key)
         if b is not None:
             say(f"  {key:<18} {b.median:8.3g}  (+/- {b.mad:.2g})")
+    _warn_past_population_limits(profile, say)
     if glance_failed is not None:
         reason = str(glance_failed).removeprefix("glance step: ")
         say(f"Glance step failed: {reason}")
@@ -311,6 +313,26 @@ def calibrate(args: argparse.Namespace, store: Any) -> int:
     else:
         say(f'Run `posture monitor --profile {name}` (or set monitor.profile = "{name}").')
     return 0
+
+
+_LIMIT_NAMES = {"cva_deg": "forward-head", "neck_flexion_deg": "head-drop"}
+
+
+def _warn_past_population_limits(profile: Any, say: Callable[..., None]) -> None:
+    """Say when the "neutral" posture already breaks a population limit (a habitual slouch)."""
+    from posture.adapters.profiles import load_default_profile
+    from posture.core.calibration import past_population_limits, view_family
+
+    if view_family(profile.view) != "side":
+        return  # only side views have population limits
+    past = past_population_limits(profile, load_default_profile(profile.view))
+    for metric, (neutral, limit) in past.items():
+        say(
+            f"Note: this neutral {metric} of {neutral:.1f} is already past the population "
+            f"{_LIMIT_NAMES.get(metric, metric)} limit ({limit:g}), so the monitor will not nudge "
+            "you for that posture. If you calibrated in your usual posture rather than sitting "
+            f"tall, calibrate again sitting upright: `posture calibrate --profile {profile.name}`."
+        )
 
 
 def _retry_command(args: argparse.Namespace, name: str) -> str:

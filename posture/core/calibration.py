@@ -683,3 +683,19 @@ def default_profile(norms: Mapping[str, Any], view: str) -> Profile:
         cva_offset_deg=offset,
         limits=limits,
     )
+
+
+def past_population_limits(profile: Profile, population: Profile) -> dict[str, tuple[float, float]]:
+    """Metrics whose calibrated neutral value already breaks the population limit.
+
+    Returns metric -> (neutral median, limit). A person calibrating in their habitual slouch
+    rather than sitting tall makes that slouch "neutral", and is never nudged for it: worth a
+    word at calibration, though their own baseline still rules (a physio may want it so).
+    """
+    out: dict[str, tuple[float, float]] = {}
+    for metric, limit in population.limits.items():
+        base = profile.baseline.get(metric)
+        direction = METRIC_SPECS[metric].direction
+        if base is not None and direction != 0 and direction * (base.median - limit) > 0:
+            out[metric] = (base.median, limit)
+    return out
