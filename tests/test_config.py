@@ -38,7 +38,7 @@ def test_defaults_are_valid_and_grounded() -> None:
         "0",
     )
     assert (RateConfig().min_fps, RateConfig().max_fps) == (s.monitor.min_fps, s.monitor.max_fps)
-    assert s.notify.backends == ("plyer", "notify-send", "console")
+    assert s.notify.backends == ("plyer", "notify-send", "osascript", "windows-toast", "console")
 
 
 @pytest.mark.parametrize(

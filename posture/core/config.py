@@ -28,7 +28,14 @@ from typing import Any
 from posture.core.errors import ConfigError
 from posture.core.events import FAULTS
 
-NOTIFY_BACKENDS: tuple[str, ...] = ("plyer", "notify-send", "osascript", "console", "none")
+NOTIFY_BACKENDS: tuple[str, ...] = (
+    "plyer",
+    "notify-send",
+    "osascript",
+    "windows-toast",
+    "console",
+    "none",
+)
 """Notifier backends the notify adapter knows, tried in the configured order."""
 
 
@@ -240,9 +247,11 @@ class MonitorConfig:
 class NotifyConfig:
     """Desktop notifications ([notify])."""
 
+    # One list for every OS: the notifier leaves out what cannot work on this one, so this is
+    # plyer, then the native fallback (notify-send, osascript or a Windows toast), then console.
     backends: tuple[str, ...] = _f(
-        ("plyer", "notify-send", "console"),
-        "notifier backends, tried in order",
+        ("plyer", "notify-send", "osascript", "windows-toast", "console"),
+        "notifier backends, tried in order (those this OS lacks are skipped)",
         choices=NOTIFY_BACKENDS,
     )
 
