@@ -220,3 +220,19 @@ def test_profile_from_another_model_gets_the_model_fix(
     assert "was made with pose model pose_landmarker_full" in checks["profile"]["detail"]
     assert checks["profile"]["fix"].startswith("recalibrate with the model you use now")
     assert "--model pose_landmarker_full" in checks["profile"]["fix"]
+
+
+def test_console_only_notifications_need_no_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a user who chose backends = ["console"] was told "no notification server" (FAIL)
+    from posture.adapters.settings import parse_settings
+    from posture.commands.doctor import _check_notifier
+
+    monkeypatch.delenv("DBUS_SESSION_BUS_ADDRESS", raising=False)
+    settings, _ = parse_settings('[notify]\nbackends = ["console"]\n', "c.toml")
+    check = _check_notifier(settings, send=False)
+    assert (check.status, check.detail) == (
+        "ok",
+        "console only (notify.backends): nudges print here",
+    )
+    default = _check_notifier(parse_settings("", "c.toml")[0], send=False)
+    assert default.status == "fail" and "org.freedesktop.Notifications" in default.detail

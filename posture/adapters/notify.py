@@ -192,10 +192,10 @@ class PlyerNotifier:
             import dbus  # noqa: F401  (dbus-python: plyer's only safe Linux path)
         except ImportError as exc:
             raise BackendUnavailable(
-                "plyer would fall back to running notify-send itself (no '--', expire-time 0, "
-                "exit status ignored) or to a string-built gdbus call; install dbus-python "
-                "(pip install 'posture-monitor[dbus]') to use plyer, or rely on the "
-                "notify-send backend"
+                "plyer needs dbus-python on Linux (without it plyer would run notify-send or "
+                "gdbus in ways that can mangle the alert text); install it with "
+                "pip install 'posture-monitor[dbus]', or leave it: the notify-send backend "
+                "delivers instead"
             ) from exc
         # Deliberately not plyer's instance(): it picks the portal path whenever /app exists,
         # and that path splices the text into a GVariant string (see module docstring).
@@ -472,9 +472,10 @@ class NullNotifier:
 class ChainNotifier:
     """Tries backends in order until one delivers; logs every failure with its reason.
 
-    The first failure of each backend is a warning, repeats of the same reason are debug (so a
-    missing dbus-python does not warn at every nudge); a notification no backend could deliver
-    always warns.
+    A backend that failed before another desktop backend delivered is info (the nudge reached
+    the desktop: a missing dbus-python, say, is no problem to warn about at every start); one
+    that failed before only the console got it is a warning. Repeats of the same reason are
+    debug; a notification no backend could deliver always warns.
     """
 
     name = "chain"
@@ -488,25 +489,30 @@ class ChainNotifier:
     def notify(self, title: str, body: str, *, urgency: str = "normal") -> DeliveryResult:
         """Return the first delivering backend's result, or a failure listing every reason."""
         _check_urgency(urgency)
-        reasons: list[str] = []
+        failed: list[tuple[str, str]] = []  # (backend, why)
         for backend in self.backends:
             try:
                 result = backend.notify(title, body, urgency=urgency)
             except Exception as exc:  # noqa: BLE001 - best-effort: one broken backend must never stop monitoring; logged below and the next one tried
                 result = DeliveryResult(False, backend.name, f"{type(exc).__name__}: {exc}")
             if result.delivered:
+                self._log_failures(
+                    failed, logging.WARNING if result.channel == "console" else logging.INFO
+                )
                 log.debug("notification delivered via %s", result.channel)
                 return result
-            level = (
-                logging.DEBUG
-                if self._reported.get(backend.name) == result.error
-                else (logging.WARNING)
-            )
-            self._reported[backend.name] = result.error
-            log.log(level, "notifier %s failed: %s", backend.name, result.error)
-            reasons.append(f"{backend.name}: {result.error}")
-        log.warning("notification not delivered by any backend (%s)", "; ".join(reasons))
-        return DeliveryResult(False, "", "; ".join(reasons))
+            failed.append((backend.name, result.error))
+        self._log_failures(failed, logging.WARNING)
+        reasons = "; ".join(f"{name}: {why}" for name, why in failed)
+        log.warning("notification not delivered by any backend (%s)", reasons)
+        return DeliveryResult(False, "", reasons)
+
+    def _log_failures(self, failed: list[tuple[str, str]], level: int) -> None:
+        """Log each backend's failure at `level` the first time, at debug when it repeats."""
+        for name, why in failed:
+            repeat = self._reported.get(name) == why
+            self._reported[name] = why
+            log.log(logging.DEBUG if repeat else level, "notifier %s failed: %s", name, why)
 
 
 def default_backend_order(platform: str = sys.platform) -> tuple[str, ...]:
