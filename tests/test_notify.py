@@ -305,4 +305,4 @@ def test_plyer_declines_without_dbus_python() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     ).stdout.splitlines()
     assert out[0] == "False plyer"
-    assert "install dbus-python" in out[1] and "notify-send" in out[1]
+    assert "needs dbus-python" in out[1] and "notify-send" in out[1]
