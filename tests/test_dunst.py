@@ -121,7 +121,7 @@ def test_composed_alerts_arrive_with_their_exercises(on_bus: DunstSession) -> No
     ]
     assert seen[0].body.startswith("Neck 9° below your baseline.")
     assert "Chin tuck, 10 reps, hold 3-5 s each" in seen[0].body
-    assert "Head-chest stretch" in seen[1].body  # rotated: not the chin tuck again
+    assert "Seated chest opener" in seen[1].body  # rotated: not the chin tuck again
     assert "You have been at the desk for 45 min" in seen[2].body
 
 

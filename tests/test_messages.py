@@ -159,18 +159,25 @@ def test_exercise_library_matches_the_physio_advice() -> None:
         "prone_scaption",
     ]
     assert exercises_for(None) == EXERCISES == exercises_for("unknown_fault")
+    # no full neck circles (rolling the head back loads the painful joints in neck pain): a held
+    # side bend comes first for a tilted head
+    assert not [
+        e.name for e in EXERCISES if "circle" in e.name.lower() and "neck" in e.name.lower()
+    ]
+    assert exercises_for("head_tilt")[0].name == "Neck side bend"
+    assert BY_KEY["neck_side_bend"].dose == "20 s each side"
 
 
 def test_rotation_walks_the_relevant_list_deterministically() -> None:
     picks = [choose_exercise("forward_head", i).key for i in range(5)]
     assert picks == [
         "chin_tuck",
-        "head_chest_stretch",
+        "seated_chest_opener",
         "prone_scaption",
-        "neck_circles",
+        "neck_side_bend",
         "chin_tuck",
     ]
-    assert choose_exercise("forward_head", 0, avoid="chin_tuck").key == "head_chest_stretch"
+    assert choose_exercise("forward_head", 0, avoid="chin_tuck").key == "seated_chest_opener"
     with pytest.raises(ValueError, match="rotation must be >= 0"):
         choose_exercise("forward_head", -1)
     with pytest.raises(ValueError, match="2 or 3 exercises"):

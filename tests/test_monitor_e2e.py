@@ -153,9 +153,9 @@ def test_monitor_delivers_exactly_the_expected_alerts(
     for n in seen:
         assert n.summary.startswith("Head forward for "), n.summary
         assert "° below your baseline" in n.body, n.body  # non-ASCII intact
-    # the exercise rotates: chin tuck first, the head-chest stretch next (never the same twice)
+    # the exercise rotates: chin tuck first, the seated chest opener next (never the same twice)
     assert "Chin tuck, 10 reps, hold 3-5 s each" in first.body
-    assert "Head-chest stretch, hold 5 s, 5 times" in second.body
+    assert "Seated chest opener, hold 5 s, 5 times" in second.body
 
     with sqlite3.connect(db) as conn:
         sessions = conn.execute("SELECT kind, end_unix, profile FROM sessions").fetchall()

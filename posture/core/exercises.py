@@ -2,7 +2,9 @@
 
 The dosages follow common physiotherapy advice for upper-back and neck pain (chin tucks 10 reps
 held 3-5 s, doorway pec stretch 30 s x 3, prone scaption 3 x 10, ...). Where that advice gives no
-count (arm circles, neck circles, the head-chest stretch) the dose here is a modest one of ours.
+count (arm circles, the seated chest opener) the dose here is a modest one of ours. Full neck
+circles are left out on purpose: rolling the head back loads the neck joints that hurt in neck
+pain, so a held side bend (the usual advice for a stiff neck or a tilted head) takes their place.
 
 Each fault lists the exercises that address it, most relevant first: chin tucks for a forward head,
 the pec stretch and scaption for rounded shoulders, the half-kneeling hold for leaning in (a tight
@@ -68,10 +70,11 @@ EXERCISES: tuple[Exercise, ...] = (
         "Arms out to the sides, slow circles that start small and grow.",
     ),
     Exercise(
-        "neck_circles",
-        "Slow neck circles",
-        "5 each way",
-        "Let the head roll slowly round, then the other way; stop short of any pain.",
+        "neck_side_bend",
+        "Neck side bend",
+        "20 s each side",
+        "Sit tall and tip one ear towards its shoulder without lifting the shoulder; then the "
+        "other side.",
     ),
     Exercise(
         "door_frame_rotation",
@@ -87,8 +90,8 @@ EXERCISES: tuple[Exercise, ...] = (
         "Bring one arm across the chest and hold it above the elbow with the other hand.",
     ),
     Exercise(
-        "head_chest_stretch",
-        "Head-chest stretch",
+        "seated_chest_opener",
+        "Seated chest opener",
         "hold 5 s, 5 times",
         "Hands behind the head, elbows back, squeeze the shoulder blades together.",
     ),
@@ -98,12 +101,12 @@ EXERCISES: tuple[Exercise, ...] = (
 BY_KEY: dict[str, Exercise] = {e.key: e for e in EXERCISES}
 
 FOR_FAULT: dict[str, tuple[str, ...]] = {
-    "forward_head": ("chin_tuck", "head_chest_stretch", "prone_scaption", "neck_circles"),
-    "head_drop": ("chin_tuck", "head_chest_stretch", "shrugs_rolls", "neck_circles"),
+    "forward_head": ("chin_tuck", "seated_chest_opener", "prone_scaption", "neck_side_bend"),
+    "head_drop": ("chin_tuck", "seated_chest_opener", "shrugs_rolls", "neck_side_bend"),
     "rounded_shoulders": (
         "doorway_pec_stretch",
         "prone_scaption",
-        "head_chest_stretch",
+        "seated_chest_opener",
         "shrugs_rolls",
     ),
     "leaning_in": (
@@ -112,7 +115,7 @@ FOR_FAULT: dict[str, tuple[str, ...]] = {
         "doorway_pec_stretch",
         "chin_tuck",
     ),
-    "head_tilt": ("neck_circles", "shrugs_rolls", "cross_body_stretch", "chin_tuck"),
+    "head_tilt": ("neck_side_bend", "shrugs_rolls", "cross_body_stretch", "chin_tuck"),
 }
 """Exercises per fault, most relevant first. A fault not listed gets the whole library."""
 
