@@ -203,6 +203,11 @@ class ProfileChoice:
     calibrated: bool
 
 
+POPULATION_PROFILE = "default"
+"""The name of the population norms (what an uncalibrated session records): `--profile default`
+judges with them even when a profile of your own exists, e.g. someone else's photos."""
+
+
 def choose_profile(
     name: str | None, settings: Settings, *, required: bool = False
 ) -> ProfileChoice:
@@ -213,6 +218,8 @@ def choose_profile(
     from posture.adapters.profiles import ProfileStore
 
     wanted = name or settings.monitor.profile
+    if wanted == POPULATION_PROFILE:  # asked for by name: the population norms, never a file
+        return ProfileChoice(None, POPULATION_PROFILE, False)
     store = ProfileStore()
     if store.exists(wanted):
         return ProfileChoice(store.load(wanted), wanted, True)
@@ -220,9 +227,10 @@ def choose_profile(
         known = ", ".join(store.names()) or "none yet"
         raise ProfileError(
             f"no calibration profile named {wanted!r} (saved profiles: {known}); "
-            f"create it with `posture calibrate --profile {wanted}`"
+            f"create it with `posture calibrate --profile {wanted}`, or use `--profile "
+            f"{POPULATION_PROFILE}` for the population norms"
         )
-    return ProfileChoice(None, "default", False)
+    return ProfileChoice(None, POPULATION_PROFILE, False)
 
 
 class LazyJudge:

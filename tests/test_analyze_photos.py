@@ -204,3 +204,14 @@ def test_an_uncalibrated_run_names_the_thresholds_it_cannot_use(
     code, doc, err = _json(capsys, *argv)
     assert code == 0 and doc["calibrated"] is False
     assert f"judge.forward_head_cva_drop_deg ({config}:2) applies to a calibrated profile" in err
+
+
+def test_the_text_output_says_what_the_photos_were_judged_against(
+    photos: Path, model_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # with a profile of your own the verdicts change a lot, and the text never said which
+    photo = photos / "a_astronaut.png"
+    assert main(["analyze", str(photo), "--model", str(model_path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "Judged against population norms (uncalibrated):"
+    assert lines[1].startswith(f"{photo}: view ")

@@ -82,6 +82,19 @@ def test_calibrate_saves_private_profile_and_lists_it(
     doc = json.loads(out)
     assert doc["summary"]["calibrated"] is True
     assert doc["summary"]["share"]["slouching"] == 0.0
+    # the population norms stay reachable by name (someone else's clip), although desk exists
+    code, out, _ = run(
+        capsys,
+        "analyze",
+        str(upright_clip),
+        "--profile",
+        "default",
+        "--json",
+        "--no-store",
+        "--model",
+        str(model_path),
+    )
+    assert code == 0 and json.loads(out)["summary"]["calibrated"] is False
     code, out, _ = run(capsys, "calibrate", "--delete", "desk")
     assert code == 0 and not path.exists()
 
@@ -100,7 +113,7 @@ def test_dark_clip_is_refused_with_a_fix(
         "--source",
         str(clip),
         "--seconds",
-        "2",
+        "3",
         "--model",
         str(model_path),
         "--no-glance",
@@ -124,7 +137,7 @@ def test_empty_source_says_no_person(
         "--source",
         str(clip),
         "--seconds",
-        "2",
+        "3",
         "--model",
         str(model_path),
         "--no-glance",
@@ -312,3 +325,46 @@ def test_a_failed_glance_step_keeps_the_neutral_baseline(
     assert "--glance" in err.split("Glance step failed", 1)[1]
     data = json.loads((isolated_home / ".local/share/posture/profiles/side.json").read_text())
     assert data["view"].startswith("side") and not data.get("glance")
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["--json"], "--json applies to --list only"),
+        (["--seconds", "2"], "--seconds 2 is out of range; use 3 to 120 (default 10)"),
+        (["--seconds", "300"], "--seconds 300 is out of range; use 3 to 120"),
+        (
+            ["--glance-seconds", "90"],
+            "--glance-seconds 90 is out of range; use 3 to 60 (default 8)",
+        ),
+        (["--no-glance", "--glance-seconds", "4"], "--glance-seconds sets the glance step"),
+        (["--profile", "default"], "'default' names the population norms"),
+    ],
+)
+def test_options_that_would_be_ignored_or_disagree_with_the_settings_are_refused(
+    upright_clip: Path,
+    model_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    isolated_home: Path,
+    argv: list[str],
+    message: str,
+) -> None:
+    # --json without --list ran a calibration; --glance-seconds without --glance was ignored;
+    # --seconds took 1-300 where the settings' duration_s takes 3-120
+    base = ["calibrate", "--source", str(upright_clip), "--model", str(model_path)]
+    code, _, err = run(capsys, *base, *argv)
+    assert code == 2, err
+    assert message in err
+    assert not (isolated_home / ".local/share/posture/profiles").exists()
+
+
+def test_glance_seconds_asks_for_the_glance_step_and_a_short_source_is_said(
+    upright_clip: Path, model_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the 40-frame clip at 10 fps holds 4 s: asked for 30, the output said "Sampling for 30 s"
+    # and nothing more
+    argv = ["calibrate", "--source", str(upright_clip), "--model", str(model_path)]
+    code, _, err = run(capsys, *argv, "--seconds", "30", "--glance-seconds", "4")
+    assert "The source ended after 4.0 s of the 30 s asked." in err
+    assert "glance step" in err.lower()  # asked for by --glance-seconds (it fails: no time left)
+    assert code == 0, err

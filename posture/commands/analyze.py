@@ -132,6 +132,12 @@ def run_photos(args: argparse.Namespace) -> int:
         json.dump(doc, sys.stdout, indent=1)
         sys.stdout.write("\n")
     else:
+        judged = (
+            f"your profile {choice.name!r}"
+            if choice.calibrated
+            else "population norms (uncalibrated)"
+        )
+        print(f"Judged against {judged}:")
         for f in frames:
             print(_describe(f))
     return 1 if failed == len(images) else 0

@@ -15,6 +15,7 @@ SAMPLE_FPS a second: the default 10 s uses its first 100 images, or all of a sma
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import shlex
@@ -30,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from posture.commands import add_model_option
-from posture.core.errors import CalibrationError, ProfileError, SourceError
+from posture.core.errors import CalibrationError, ProfileError, SourceError, UsageError
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,8 @@ def run(args: argparse.Namespace) -> int:
     """Dispatch to list / delete / calibrate."""
     from posture.adapters.profiles import ProfileStore
 
+    if args.json and not args.list:
+        raise UsageError("--json applies to --list only (calibrate --list --json)")
     store = ProfileStore()
     if args.list:
         return _list(store, args.json)
@@ -132,9 +135,16 @@ class Samples:
     luma: list[float] = field(default_factory=list)
     in_frame: list[bool] = field(default_factory=list)
     views: list[str] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)
+
+    @property
+    def span_s(self) -> float:
+        """Source time from the first sample to one sample interval past the last."""
+        return self.times[-1] - self.times[0] + 1.0 / SAMPLE_FPS if self.times else 0.0
 
     def add(self, a: Any) -> None:
         """Append one Analysis."""
+        self.times.append(a.t_s)
         for k, v in a.raw.items():
             self.metrics.setdefault(k, []).append(v)
         self.person.append(a.person)
@@ -199,7 +209,7 @@ def calibrate(args: argparse.Namespace, store: Any) -> int:
     from posture.adapters.pose import MediaPipePose
     from posture.adapters.profiles import current_metric_version, validate_name
     from posture.adapters.settings import load_settings
-    from posture.app import resolve_model
+    from posture.app import POPULATION_PROFILE, resolve_model
     from posture.core.calibration import fit_baseline, fit_glance, make_profile, with_glance
     from posture.pipeline import FrameAnalyzer
 
@@ -207,10 +217,24 @@ def calibrate(args: argparse.Namespace, store: Any) -> int:
     settings = loaded.settings
     cfg = settings.calibration
     name = validate_name(args.profile or settings.monitor.profile)
+    if name == POPULATION_PROFILE:
+        raise UsageError(
+            f"{name!r} names the population norms (`--profile {name}` judges with them); "
+            "calibrate under another name, e.g. `--profile desk`"
+        )
     seconds = args.seconds if args.seconds is not None else cfg.duration_s
     glance_s = args.glance_seconds if args.glance_seconds is not None else cfg.glance_duration_s
-    if not 1.0 <= seconds <= 300.0:
-        raise CalibrationError(f"--seconds {seconds:g} is out of range; use 1 to 300 (default 10)")
+    # the same ranges as the settings' calibration.duration_s and glance_duration_s
+    for flag, value, (lo, hi), default in (
+        ("--seconds", seconds, _range("duration_s"), cfg.duration_s),
+        ("--glance-seconds", glance_s, _range("glance_duration_s"), cfg.glance_duration_s),
+    ):
+        if not lo <= value <= hi:
+            raise UsageError(
+                f"{flag} {value:g} is out of range; use {lo:g} to {hi:g} (default {default:g})"
+            )
+    if args.glance_seconds is not None and args.glance is False:
+        raise UsageError("--glance-seconds sets the glance step's length: drop --no-glance")
     spec = str(args.source or settings.monitor.source)
     model = resolve_model(args.model, loaded)
     err = sys.stderr
@@ -223,7 +247,10 @@ def calibrate(args: argparse.Namespace, store: Any) -> int:
     # too few for any baseline).
     source = open_source(spec, interval_s=1.0 / SAMPLE_FPS)
     interactive = source.live and sys.stdin.isatty()
-    want_glance = args.glance if args.glance is not None else interactive
+    # --glance-seconds asks for the glance step as --glance does
+    want_glance = (
+        args.glance if args.glance is not None else (interactive or args.glance_seconds is not None)
+    )
     preview = None
     if args.preview:
         from posture.adapters.preview import PreviewWindow
@@ -242,6 +269,8 @@ def calibrate(args: argparse.Namespace, store: Any) -> int:
             say(f"Sampling for {seconds:g} s...")
             base, stop_t = sample(source, analyzer, seconds, preview=preview, say=say)
             say("")
+            if stop_t is None and base.span_s < seconds - 1.0 / SAMPLE_FPS:
+                say(f"The source ended after {base.span_s:.1f} s of the {seconds:g} s asked.")
             fit = fit_baseline(**base.arrays(), config=cfg, seconds=seconds)
             created = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
             profile = make_profile(
@@ -333,6 +362,14 @@ def _warn_past_population_limits(profile: Any, say: Callable[..., None]) -> None
             "you for that posture. If you calibrated in your usual posture rather than sitting "
             f"tall, calibrate again sitting upright: `posture calibrate --profile {profile.name}`."
         )
+
+
+def _range(key: str) -> tuple[float, float]:
+    """Return the allowed range of a [calibration] setting, from its declaration."""
+    from posture.core.config import CalibrationConfig
+
+    meta = next(f.metadata for f in dataclasses.fields(CalibrationConfig) if f.name == key)
+    return float(meta["lo"]), float(meta["hi"])
 
 
 def _retry_command(args: argparse.Namespace, name: str) -> str:
