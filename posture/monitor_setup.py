@@ -25,7 +25,7 @@ from posture.app import (
     uncalibrated_notice,
 )
 from posture.clock import Clock, SystemClock
-from posture.core.errors import ControlError, StoreError
+from posture.core.errors import ControlError, MonitorRunning, StoreError
 from posture.core.rate import AdaptiveRate, RateConfig
 from posture.monitor import Monitor, StatusLine
 from posture.pipeline import FrameAnalyzer
@@ -107,9 +107,9 @@ def build_monitor(
                 control = ControlServer()
                 control.start()
                 cleanups.append(control.close)
+            except MonitorRunning:
+                raise
             except ControlError as exc:
-                if "already running" in str(exc):
-                    raise
                 log.warning("control channel unavailable: %s", exc)
                 control = None
         # after the check for another monitor: one that is refused deletes nothing

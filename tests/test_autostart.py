@@ -121,6 +121,79 @@ def test_systemd_unit_is_written_linked_and_reloaded(tmp_path: Path, isolated_ho
     ]
 
 
+ARGV = ["/opt/py/bin/python", "-m", "posture", "monitor"]
+
+
+def test_enabling_one_linux_method_switches_from_the_other(
+    tmp_path: Path, isolated_home: Path
+) -> None:
+    """Both would start a monitor at login; the second exits, and systemd retried it all day."""
+    systemctl, _ = recorder(tmp_path, "systemctl")
+    xdg, unit = autostart.entry_path("xdg"), autostart.entry_path("systemd")
+    link = unit.parent / "graphical-session.target.wants" / "posture.service"
+    autostart.enable("xdg", argv=ARGV)
+
+    lines = autostart.enable("systemd", argv=ARGV, systemctl=str(systemctl))
+    assert "switched from xdg: only one may start the monitor" in lines
+    assert f"autostart (xdg) removed: {xdg}" in lines
+    assert not xdg.exists() and unit.exists() and link.is_symlink()
+    states = {s.method: s.state for s in autostart.status(argv=ARGV)}
+    assert states == {"xdg": "disabled", "systemd": "enabled"}
+
+    lines = autostart.enable("xdg", argv=ARGV, systemctl=str(systemctl))
+    assert "switched from systemd: only one may start the monitor" in lines
+    assert f"autostart (systemd) removed: {unit}" in lines
+    assert xdg.exists() and not unit.exists() and not link.is_symlink()
+    assert autostart.enable("xdg", argv=ARGV) == [
+        f"autostart (xdg) unchanged: {xdg}",
+        "runs: " + " ".join(ARGV),
+    ]
+
+
+def test_switching_leaves_a_file_posture_did_not_write_and_says_so(isolated_home: Path) -> None:
+    unit = autostart.entry_path("systemd")
+    unit.parent.mkdir(parents=True)
+    unit.write_text("[Service]\nExecStart=/usr/bin/posture monitor\n", encoding="utf-8")
+    lines = autostart.enable("xdg", argv=ARGV)
+    assert lines[-1] == (
+        f"note: {unit} was not written by posture; if it starts the monitor too, remove it "
+        "(two monitors cannot run at once)"
+    )
+    assert unit.read_text(encoding="utf-8") == "[Service]\nExecStart=/usr/bin/posture monitor\n"
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="xdg and systemd are the Linux methods")
+def test_disable_without_a_method_removes_every_kind_there(
+    tmp_path: Path, isolated_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # both enabled, as an older posture left them (enable switches now)
+    systemctl, _ = recorder(tmp_path, "systemctl")
+    autostart.enable("systemd", systemctl=str(systemctl))
+    xdg, unit = autostart.entry_path("xdg"), autostart.entry_path("systemd")
+    xdg.parent.mkdir(parents=True)
+    xdg.write_text(autostart.render("xdg", launch_command()), encoding="utf-8")
+
+    assert main(["autostart", "disable"]) == 0
+    out = capsys.readouterr().out
+    assert f"autostart (xdg) removed: {xdg}" in out
+    assert f"autostart (systemd) removed: {unit}" in out
+    assert not xdg.exists() and not unit.exists()
+    assert main(["autostart", "disable"]) == 0
+    assert capsys.readouterr().out == f"autostart was not enabled: no {xdg}, no {unit}\n"
+
+
+def test_disable_without_a_method_removes_nothing_if_one_file_is_not_posture_s(
+    isolated_home: Path,
+) -> None:
+    xdg, unit = autostart.entry_path("xdg"), autostart.entry_path("systemd")
+    autostart.enable("systemd", argv=ARGV, systemctl=None)
+    xdg.parent.mkdir(parents=True)
+    xdg.write_text("[Desktop Entry]\nExec=something-else\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="was not written by posture; move it away"):
+        autostart.disable(None, env=os.environ)
+    assert xdg.exists() and unit.exists()
+
+
 def test_systemd_without_systemctl_says_when_it_takes_effect(isolated_home: Path) -> None:
     lines = autostart.enable("systemd", systemctl="no-such-systemctl")
     assert lines[-1] == "systemctl not found; the unit takes effect at the next login"
@@ -159,6 +232,8 @@ def test_systemd_unit_quoting() -> None:
     unit = systemd_unit(["/opt/my py/python", 'say "hi"', "100%", "$HOME", "a\\b"])
     assert 'ExecStart="/opt/my py/python" "say \\"hi\\"" "100%%" "$$HOME" "a\\\\b"\n' in unit
     assert "WantedBy=graphical-session.target" in unit and "Restart=on-failure" in unit
+    # "another monitor is already running" exits 3: retrying every 30 s all session cannot help
+    assert "\nRestartPreventExitStatus=3\n" in unit
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze not installed")

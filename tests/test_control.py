@@ -23,7 +23,7 @@ from clips import have_photos, slouch_frames, upright_photo, write_clip
 from posture.adapters import control
 from posture.adapters.control import ControlServer
 from posture.cli import main
-from posture.core.errors import ControlError
+from posture.core.errors import ControlError, MonitorRunning
 
 
 def _status(capsys: pytest.CaptureFixture[str]) -> dict:  # type: ignore[type-arg]
@@ -72,6 +72,13 @@ def test_snooze_resume_status_against_a_running_monitor(
                 except ControlError:
                     continue  # bound but not yet listening
         assert state == "good"
+
+        # a second monitor (autostart twice, or one by hand) is refused with its own exit code,
+        # which the systemd unit does not restart on
+        second = ["monitor", "--source", str(clip), "--no-notify", "--model", str(model_path)]
+        assert main([*second, "--db", str(tmp_path / "h2.sqlite3")]) == 3
+        assert "another monitor is already running" in capsys.readouterr().err
+        assert control.send({"cmd": "status"})["status"]["state"] == "good"  # the first goes on
 
         # owner-only: the socket 0600 inside a 0700 directory
         assert stat.S_IMODE(sock.stat().st_mode) == 0o600
@@ -142,8 +149,9 @@ def test_server_refuses_bad_requests_and_a_second_monitor(tmp_path: Path) -> Non
         assert server.requests.get_nowait().cmd == "snooze"
         got = [server.requests.get_nowait() for _ in range(2)]
         assert [(r.cmd, r.seconds) for r in got] == [("snooze", 90.0), ("resume", 0.0)]
-        with pytest.raises(ControlError, match="already running"):
+        with pytest.raises(MonitorRunning, match="already running") as refused:
             ControlServer(path).start()
+        assert refused.value.exit_code == 3  # the systemd unit's RestartPreventExitStatus
     finally:
         server.close()
     assert not path.exists()

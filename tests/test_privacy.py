@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import stat
 import subprocess
 import sys
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import cv2
@@ -269,7 +271,7 @@ def test_forget_asks_and_deletes_history_profiles_and_only_with_flags_more(
     files = _store_something(isolated_home)
     cache = models.cache_dir()
     cache.mkdir(parents=True)
-    (cache / "pose.task").write_bytes(b"model")
+    (cache / "pose_landmarker_full.task").write_bytes(b"model")
 
     class Tty:
         def __init__(self, answer: str) -> None:
@@ -290,11 +292,93 @@ def test_forget_asks_and_deletes_history_profiles_and_only_with_flags_more(
     monkeypatch.setattr(sys, "stdin", Tty("yes"))
     assert main(["forget"]) == 0
     assert not any(p.exists() for p in files)
-    assert (cache / "pose.task").exists(), "models stay unless --models"
+    assert (cache / "pose_landmarker_full.task").exists(), "models stay unless --models"
     assert main(["forget", "--yes", "--models"]) == 0
     assert not cache.exists()
     assert main(["forget", "--yes"]) == 0
     assert "nothing stored" in capsys.readouterr().out
+
+
+def test_forget_models_deletes_only_the_files_posture_wrote_in_the_cache(
+    isolated_home: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # $POSTURE_MODEL_DIR can be any folder; what posture did not write there must survive
+    cache = isolated_home / "my-models"
+    monkeypatch.setenv("POSTURE_MODEL_DIR", str(cache))
+    cache.mkdir()
+    ours = [
+        cache / "pose_landmarker_full.task",
+        cache / "pose_landmarker_lite_offline.task",
+        cache / ".pose_landmarker_heavy.task.k3j2x9.part",  # an interrupted download
+    ]
+    for p in ours:
+        p.write_bytes(b"model")
+    theirs = [cache / "thesis.bin", cache / "custom.task", cache / "notes"]
+    theirs[0].write_bytes(b"thesis")
+    theirs[1].write_bytes(b"a model of their own")
+    theirs[2].mkdir()
+    (theirs[2] / "a.txt").write_text("keep")
+
+    assert main(["forget", "--yes", "--models"]) == 0
+    out = capsys.readouterr().out
+    listed, left = out.split("Left alone")
+    assert all(str(p) in listed for p in ours) and str(cache) + "/\n" not in listed
+    assert all(str(p) in left for p in theirs)
+    assert "Left 3 items posture did not write" in out
+    assert not any(p.exists() for p in ours)
+    assert theirs[0].read_bytes() == b"thesis" and theirs[1].exists()
+    assert (theirs[2] / "a.txt").read_text() == "keep"
+
+    # once only posture's files were there, the folder goes too
+    shutil.rmtree(cache)
+    cache.mkdir()
+    ours[0].write_bytes(b"model")
+    assert main(["forget", "--yes", "--models"]) == 0
+    assert "Left alone" not in capsys.readouterr().out
+    assert not cache.exists()
+
+
+def test_forget_deletes_the_reports_written_to_the_data_dir(
+    isolated_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from posture.adapters.store import HistoryStore
+    from posture.core.events import Verdict
+
+    day = datetime(2024, 5, 6, 9, 0, tzinfo=UTC)
+    with HistoryStore.open() as store:
+        store.start_session(day)
+        for i in range(120):
+            store.record(
+                Verdict(float(i), "good"),
+                {"cva_deg": 52.0},
+                "side_left",
+                day + timedelta(seconds=i),
+            )
+        store.end_session(day + timedelta(seconds=120))
+    for period in (["--day", "2024-05-06"], ["--from", "2024-05-05", "--to", "2024-05-06"]):
+        # an HTML report without --out goes to the data dir
+        assert main(["report", *period, "--tz", "UTC", "--format", "html"]) == 0
+    folder = isolated_home / ".local" / "share" / "posture" / "reports"
+    reports = sorted(folder.iterdir())
+    assert [p.name for p in reports] == [
+        "posture-report-2024-05-05_to_2024-05-06.html",
+        "posture-report-2024-05-06.html",
+    ]
+    mine = folder / "my-notes.txt"
+    mine.write_text("mine")
+    capsys.readouterr()
+
+    assert main(["forget", "--yes"]) == 0
+    out = capsys.readouterr().out
+    assert all(str(p) in out.split("Left alone")[0] for p in reports)
+    assert not any(p.exists() for p in reports)
+    assert mine.read_text() == "mine" and str(mine) in out.split("Left alone")[1]
+
+
+def test_privacy_doc_lists_the_reports_folder() -> None:
+    text = (REPO / "PRIVACY.md").read_text(encoding="utf-8")
+    table = text.split("## What is stored")[1].split("\n\n")[1]
+    assert "reports/" in table and "posture-report-" in table
 
 
 def test_forget_refuses_while_a_monitor_runs(isolated_home: Path) -> None:

@@ -15,6 +15,9 @@ format that needs COM (pywin32) or PowerShell to write, while a .cmd is text we 
 test and read back; `start /min` keeps its console window out of the way.
 
 Only files under the user's own config directories are written; enabling twice is harmless.
+On Linux, xdg and systemd are alternatives: both would start a monitor at login, and the second
+would find the first running. Enabling one removes the other (saying so), and `disable` without
+a method removes whichever is there.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from posture.core.errors import ConfigError
+from posture.core.errors import ConfigError, MonitorRunning
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +116,8 @@ def systemd_unit(argv: Sequence[str]) -> str:
             "ExecStart=" + " ".join(_systemd_arg(a) for a in argv),
             "Restart=on-failure",
             "RestartSec=30",
+            # exit 3: another monitor already runs (say, started by hand); retrying cannot help
+            f"RestartPreventExitStatus={MonitorRunning.exit_code}",
             "",
             "[Install]",
             f"WantedBy={SYSTEMD_TARGET}",
@@ -251,6 +256,29 @@ def _wants_link(env: Mapping[str, str]) -> Path:
     return unit.parent / f"{SYSTEMD_TARGET}.wants" / SYSTEMD_UNIT
 
 
+def methods_here(platform: str = sys.platform) -> tuple[str, ...]:
+    """Return the methods that apply to this OS: xdg and systemd on Linux, else just the one."""
+    method = default_method(platform)
+    return ("xdg", "systemd") if method == "xdg" else (method,)
+
+
+def _rivals(method: str) -> tuple[str, ...]:
+    """Return the methods that would start a second monitor beside `method` at login."""
+    pair = ("xdg", "systemd")
+    return tuple(m for m in pair if m != method) if method in pair else ()
+
+
+def _present(method: str, env: Mapping[str, str]) -> bool:
+    """Whether `method` has a file (or, for systemd, a link) that could start a monitor."""
+    path = entry_path(method, env)
+    link = _wants_link(env) if method == "systemd" else None
+    return path.exists() or (link is not None and (link.is_symlink() or link.exists()))
+
+
+def _ours(path: Path) -> bool:
+    return MARKER in path.read_text(encoding="utf-8", errors="replace")
+
+
 def _daemon_reload(systemctl: str | None) -> str:
     """Best-effort `systemctl --user daemon-reload`; returns a note for the user ("" if fine)."""
     exe = shutil.which(systemctl) if systemctl else None
@@ -282,8 +310,9 @@ def enable(
     """Write the autostart file for `method` (default: this OS's); returns lines for the user.
 
     For systemd the unit is linked into graphical-session.target.wants (what `systemctl --user
-    enable` does), then systemd is asked to reload, best-effort. Raises ConfigError if a file is
-    in the way that this command did not write.
+    enable` does), then systemd is asked to reload, best-effort. Then the other Linux method's
+    entry, if posture wrote one, is removed: two would start two monitors. Raises ConfigError if
+    a file is in the way that this command did not write.
     """
     env = os.environ if env is None else env
     method = method or default_method()
@@ -307,6 +336,16 @@ def enable(
     elif method == "launchagent":
         lines.append(f"starts at the next login; to start it now: launchctl load {path}")
     log.info("autostart %s: %s", verb, path)
+    for other in _rivals(method):
+        other_path = entry_path(other, env)
+        if other_path.exists() and not _ours(other_path):
+            lines.append(
+                f"note: {other_path} was not written by posture; if it starts the monitor too, "
+                "remove it (two monitors cannot run at once)"
+            )
+        elif _present(other, env):
+            lines.append(f"switched from {other}: only one may start the monitor")
+            lines += disable(other, env=env, systemctl=systemctl)
     return lines
 
 
@@ -317,7 +356,7 @@ def _read(path: Path) -> str:
 
 
 def _refuse_foreign(path: Path) -> None:
-    if path.exists() and MARKER not in path.read_text(encoding="utf-8", errors="replace"):
+    if path.exists() and not _ours(path):
         raise ConfigError(
             f"autostart: {path} exists and was not written by posture; move it away first"
         )
@@ -329,9 +368,21 @@ def disable(
     env: Mapping[str, str] | None = None,
     systemctl: str | None = "systemctl",
 ) -> list[str]:
-    """Remove the autostart file for `method`; says so when there was nothing to remove."""
+    """Remove the autostart file for `method`; says so when there was nothing to remove.
+
+    Without a method, every method of this OS that is there is removed (xdg and systemd on
+    Linux), after checking that posture wrote each of them.
+    """
     env = os.environ if env is None else env
-    method = method or default_method()
+    if method is None:
+        found = [m for m in methods_here() if _present(m, env)]
+        for m in found:
+            if entry_path(m, env).exists():
+                _refuse_foreign(entry_path(m, env))
+        if not found:
+            paths = ", no ".join(str(entry_path(m, env)) for m in methods_here())
+            return [f"autostart was not enabled: no {paths}"]
+        return [line for m in found for line in disable(m, env=env, systemctl=systemctl)]
     path = entry_path(method, env)
     lines: list[str] = []
     if method == "systemd":
@@ -358,7 +409,7 @@ def status(
     """Report each method's state (default: the methods that apply to this OS)."""
     env = os.environ if env is None else env
     if methods is None:
-        methods = ("xdg", "systemd") if default_method() == "xdg" else (default_method(),)
+        methods = methods_here()
     argv = list(argv) if argv is not None else launch_command()
     out = []
     for method in methods:

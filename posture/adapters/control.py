@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from posture.core.errors import ControlError
+from posture.core.errors import ControlError, MonitorRunning
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ class ControlServer:
             except ControlError:
                 self.path.unlink()  # stale socket of a monitor that died
             else:
-                raise ControlError(
+                raise MonitorRunning(
                     f"another monitor is already running (control socket {self.path}); "
                     "stop it first or use `posture status`"
                 )

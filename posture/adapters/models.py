@@ -706,17 +706,39 @@ def resolve(
     )
 
 
+def cache_names(spec: ModelSpec) -> list[str]:
+    """Return the names `spec` can have in the cache: the download's and the offline build's."""
+    return [spec.file] + ([spec.offline.file] if spec.offline else [])
+
+
 def remove_cached(spec: ModelSpec, directory: Path | None = None) -> list[Path]:
     """Delete every cached copy of `spec` (used by `posture models fetch --force`)."""
     directory = directory or cache_dir()
     removed = []
-    names = {spec.file} | ({spec.offline.file} if spec.offline else set())
-    for fname in sorted(names):
+    for fname in sorted(set(cache_names(spec))):
         p = directory / fname
         if p.exists():
             p.unlink()
             removed.append(p)
     return removed
+
+
+def owned_files(directory: Path | None = None, manifest: Manifest | None = None) -> list[Path]:
+    """Every file in the cache that posture writes, for `posture forget --models`.
+
+    That is each model's bundles (downloaded and offline-built, by their manifest names) and the
+    `.NAME.*.part` temp files an interrupted download or build leaves. The cache may be a folder
+    the user chose (`$POSTURE_MODEL_DIR`), so anything else in it is not ours to delete.
+    """
+    directory = directory or cache_dir()
+    if not directory.is_dir():
+        return []
+    manifest = manifest or load_manifest()
+    names = {f for spec in manifest.models.values() for f in cache_names(spec)}
+    found = [directory / n for n in sorted(names) if (directory / n).is_file()]
+    for name in sorted(names):
+        found += sorted(p for p in directory.glob(f".{name}.*.part") if p.is_file())
+    return found
 
 
 def copy_into_cache(src: Path, spec: ModelSpec, directory: Path | None = None) -> Path:

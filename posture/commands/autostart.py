@@ -14,12 +14,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="start `posture monitor` when you log in",
         description="XDG autostart entry on Linux (or a systemd user unit with --systemd), a "
         "LaunchAgent on macOS, a Startup-folder .cmd on Windows. The entry runs this Python "
-        "with `-m posture monitor`.",
+        "with `-m posture monitor`. On Linux only one kind is kept: enabling one removes the "
+        "other.",
     )
     asub = p.add_subparsers(dest="autostart_command", metavar="ACTION", required=True)
     for name, func, text in (
         ("enable", _enable, "write the autostart entry (again, if the command changed)"),
-        ("disable", _disable, "remove the autostart entry"),
+        ("disable", _disable, "remove the autostart entry (every kind there, unless --systemd)"),
         ("status", _status, "show whether the monitor starts at login"),
     ):
         a = asub.add_parser(name, help=text)

@@ -161,12 +161,38 @@ def _label(p: Period) -> str:
     return p.first.isoformat() if p.first == p.last else f"{p.first}_to_{p.last}"
 
 
-def _default_out(period: Period, fmt: str) -> Path:
+REPORT_PREFIX = "posture-report-"
+_SUFFIXES = {fmt: "txt" if fmt == "text" else fmt for fmt in FORMATS}
+
+
+def reports_dir() -> Path:
+    """Where a report goes without --out: `<user data dir>/posture/reports`."""
     import platformdirs
 
-    d = Path(platformdirs.user_data_dir("posture", appauthor=False)) / "reports"
+    return Path(platformdirs.user_data_dir("posture", appauthor=False)) / "reports"
+
+
+def written_reports(directory: Path | None = None) -> list[Path]:
+    """Return the reports posture wrote in `directory` (default: `reports_dir()`), for forget.
+
+    Only names `_default_out` gives: they hold the history's numbers; anything else the user
+    put there is not ours to delete.
+    """
+    directory = directory or reports_dir()
+    if not directory.is_dir():
+        return []
+    return sorted(
+        p
+        for suffix in sorted(set(_SUFFIXES.values()))
+        for p in directory.glob(f"{REPORT_PREFIX}*.{suffix}")
+        if p.is_file()
+    )
+
+
+def _default_out(period: Period, fmt: str) -> Path:
+    d = reports_dir()
     d.mkdir(parents=True, exist_ok=True)
-    return d / f"posture-report-{_label(period)}.{'txt' if fmt == 'text' else fmt}"
+    return d / f"{REPORT_PREFIX}{_label(period)}.{_SUFFIXES[fmt]}"
 
 
 def history_path(args: argparse.Namespace) -> Path:

@@ -14,6 +14,7 @@ PostureError                    base; `exit_code` is what the CLI returns
 ├── ReportError                 a report cannot be produced (unwritable output)
 │   └── PeriodError             usage: a bad date, zone or period for a report (exit code 2)
 └── ControlError                talking to a running monitor failed
+    └── MonitorRunning          another monitor already runs here (exit code 3)
 """
 
 from __future__ import annotations
@@ -88,3 +89,14 @@ class PeriodError(ReportError):
 
 class ControlError(PostureError):
     """No running monitor answered on the control socket, or it refused the request."""
+
+
+class MonitorRunning(ControlError):
+    """Another monitor already answers on the control socket: this one does not start.
+
+    Its own exit code (3), so a supervisor can tell "already running" from a failure and not
+    retry it: the systemd unit `posture autostart enable --systemd` writes lists it in
+    `RestartPreventExitStatus=`.
+    """
+
+    exit_code = 3
