@@ -466,6 +466,28 @@ def test_break_reminder_after_45_minutes_of_presence() -> None:
     assert isinstance(brk, BreakDue) and brk.sitting_s == 2700.0
 
 
+def test_a_break_falling_due_just_after_a_nudge_waits_for_the_alert_gap() -> None:
+    # the review's case: break_after_s 330 s, a slouch nudged at 331.5 s, so two pop-ups 1.5 s
+    # apart; now whichever comes second waits alert_gap_s (120 s) after the first
+    s = make(JudgeConfig(break_after_s=330.0))
+    s.run(300, GOOD)
+    s.run(200, FORWARD)  # slouch from 300 s: nudged at 330 s, the break due at 330 s too
+    (nudge,) = s.events(Nudge)
+    (brk,) = s.events(BreakDue)
+    assert nudge.t_s == 330.0
+    assert brk.t_s == 450.0  # still due, so given as soon as the gap has passed
+    s2 = make(JudgeConfig(break_after_s=320.0))
+    s2.run(300, GOOD)
+    s2.run(200, FORWARD)
+    (brk2,) = s2.events(BreakDue)
+    (nudge2,) = s2.events(Nudge)
+    assert (brk2.t_s, nudge2.t_s) == (320.0, 440.0)  # the nudge waits in turn
+    s3 = make(JudgeConfig(break_after_s=330.0, alert_gap_s=0.0))
+    s3.run(300, GOOD)
+    s3.run(200, FORWARD)
+    assert [e.t_s for e in s3.events((Nudge, BreakDue))] == [330.0, 330.0]  # the gap switched off
+
+
 def test_short_absence_keeps_and_long_absence_resets_the_sitting_timer() -> None:
     s = make()
     s.run(1500, GOOD)

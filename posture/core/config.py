@@ -191,6 +191,9 @@ class JudgeConfig:
         2700.0, "break reminder after this much continuous presence", 60, 86400
     )
     break_reminders: bool = _f(True, "send break reminders at all")
+    alert_gap_s: float = _f(
+        120.0, "least time between any two alerts (a nudge and a break reminder)", 0, 3600
+    )
     faults: tuple[str, ...] = _f(FAULTS, "which faults are watched", choices=FAULTS)
 
     def __post_init__(self) -> None:
