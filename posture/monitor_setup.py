@@ -81,7 +81,13 @@ def build_monitor(
         pose = MediaPipePose(model.path, mode="video")
         cleanups.append(pose.close)
         judge = LazyJudge(settings.judge, choice, model.sha256)
-        notifier = build_notifier(("console",) if args.no_notify else settings.notify.backends)
+        status = StatusLine(sys.stderr, sys.stderr.isatty())
+        # Alerts on the console and log messages go above the status line, not glued onto it.
+        notifier = build_notifier(
+            ("console",) if args.no_notify else settings.notify.backends,
+            console_stream=status.above,
+        )
+        cleanups.append(_log_above(status))
         # keep_events=False: the monitor needs no event list, and hours of them would pile up
         session = PostureSession(
             judge=judge,
@@ -140,7 +146,7 @@ def build_monitor(
             session=session,
             clock=clock,
             rate=rate,
-            status=StatusLine(sys.stderr, sys.stderr.isatty()),
+            status=status,
             control=control,
             realtime=not args.fast,
             baseline_cva=judge.baseline_cva,
@@ -157,6 +163,23 @@ def build_monitor(
     except BaseException:
         cleanup()
         raise
+
+
+def _log_above(status: StatusLine) -> Callable[[], None]:
+    """Point the log handlers that write to stderr at `status.above`; returns the undo."""
+    moved = [
+        h
+        for h in logging.getLogger().handlers
+        if isinstance(h, logging.StreamHandler) and h.stream is status.stream
+    ]
+    for handler in moved:
+        handler.setStream(status.above)
+
+    def restore() -> None:
+        for handler in moved:
+            handler.setStream(status.stream)
+
+    return restore
 
 
 def _lock_probe() -> LockProbe:
