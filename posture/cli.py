@@ -38,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
         "-v",
         "--verbose",
         action="store_true",
-        help="debug logging, and MediaPipe's native log output (silenced by default)",
+        help="debug logging, and MediaPipe's and OpenCV's native log output (silenced by default)",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
