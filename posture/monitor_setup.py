@@ -26,6 +26,7 @@ from posture.app import (
 )
 from posture.clock import Clock, SystemClock
 from posture.core.errors import ControlError, StoreError
+from posture.core.messages import plural
 from posture.core.rate import AdaptiveRate, RateConfig
 from posture.monitor import Monitor, StatusLine
 from posture.pipeline import FrameAnalyzer
@@ -43,7 +44,8 @@ def _forget_old_history(store: HistoryStore, now: datetime, keep_days: int) -> N
         return
     if gone:
         print(
-            f"posture: deleted {gone} session(s) older than {keep_days} days from the history "
+            f"posture: deleted {plural(gone, 'session')} older than {plural(keep_days, 'day')} "
+            "from the history "
             "([store] keep_days)",
             file=sys.stderr,
         )

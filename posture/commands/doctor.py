@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from posture.commands import add_model_option
 from posture.core.config import Settings
 from posture.core.errors import PostureError
+from posture.core.messages import plural
 
 if TYPE_CHECKING:
     from posture.adapters.settings import LoadedSettings
@@ -431,6 +432,7 @@ def print_table(checks: list[Check], file: Any = None) -> None:
     console.print(table)
     failed = [c.name for c in checks if c.status == "fail"]
     if failed:
-        console.print(f"[bold red]{len(failed)} problem(s):[/] {escape(', '.join(failed))}")
+        problems = plural(len(failed), "problem")
+        console.print(f"[bold red]{problems}:[/] {escape(', '.join(failed))}")
     else:
         console.print("[green]All good.[/]")
