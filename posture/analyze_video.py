@@ -22,6 +22,7 @@ from posture.adapters.pose import MediaPipePose
 from posture.core.config import Settings
 from posture.core.errors import FrameError, ReportError
 from posture.core.events import Verdict
+from posture.core.messages import plural
 from posture.core.rate import AdaptiveRate, RateConfig
 from posture.pipeline import FrameAnalyzer
 from posture.session import PostureSession
@@ -202,7 +203,7 @@ def describe_summary(doc: dict[str, Any]) -> str:
     s = doc["summary"]
     share = s["share"]
     lines = [
-        f"{doc['source']}: {s['seconds']:.0f} s, {s['frames_analysed']} frames analysed"
+        f"{doc['source']}: {s['seconds']:.0f} s, {plural(s['frames_analysed'], 'frame')} analysed"
         + (" (calibrated profile)" if s.get("calibrated") else " (uncalibrated: population norms)"),
         "time: " + ", ".join(f"{k} {100 * v:.0f} %" for k, v in share.items()),
     ]

@@ -38,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
         "-v",
         "--verbose",
         action="store_true",
-        help="debug logging, and MediaPipe's native log output (silenced by default)",
+        help="debug logging, and MediaPipe's and OpenCV's native log output (silenced by default)",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
@@ -105,8 +105,35 @@ def _interruption(exc: BaseException) -> KeyboardInterrupt | None:
     return None
 
 
+EXIT_BROKEN_PIPE = 141
+"""Exit code when the reader of our output went away (`posture ... | head`): 128 + SIGPIPE, what
+a shell reports for a program SIGPIPE ended (`yes | head`), so scripts can tell it from an error."""
+
+
+def _stdout_gone() -> int:
+    """Quietly end a command whose reader closed the pipe (the standard recipe).
+
+    Python ignores SIGPIPE, so the write raised BrokenPipeError; whatever is still buffered
+    would raise again when the interpreter flushes stdout at exit ("Exception ignored ..."),
+    so stdout is pointed at /dev/null first.
+    """
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (AttributeError, OSError, ValueError):  # no real stdout descriptor: nothing to flush
+        pass
+    return EXIT_BROKEN_PIPE
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; returns the exit code (0 ok, 1 error, 2 usage, 130 Ctrl-C, 143 SIGTERM)."""
+    """Run the CLI; returns the exit code.
+
+    0 ok, 1 error, 2 usage, 3 another monitor is running, 130 Ctrl-C, 141 the reader of stdout
+    went away, 143 SIGTERM.
+    """
     try:  # a Ctrl-C while the command modules import (numpy, cv2) is an interruption too
         _terminate_as_interrupt()  # first: a signal during the imports below is remembered
         parser = build_parser()
@@ -115,7 +142,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not getattr(args, "func", None):
             parser.print_help(sys.stderr)
             return 2
-        return int(args.func(args))
+        code = int(args.func(args))
+        sys.stdout.flush()  # here, not at exit: a closed pipe is then seen below
+        return code
+    except BrokenPipeError:
+        return _stdout_gone()
     except PostureError as exc:
         print(f"posture: error: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -26,8 +26,11 @@ releases the camera.
 
 from __future__ import annotations
 
+import io
 import logging
 import math
+import os
+import shutil
 import signal
 import threading
 from collections.abc import Callable
@@ -69,33 +72,141 @@ class MonitorResult:
 
 
 class StatusLine:
-    """One line on a terminal, rewritten in place; on a pipe, only changes of state are logged."""
+    """One line on a terminal, rewritten in place; on a pipe, only changes of state are logged.
 
-    def __init__(self, stream: TextIO | None, tty: bool) -> None:
+    On a terminal the line is fitted to its width (a line that wrapped would leave a stale row
+    at every look, since a carriage return only goes back to the start of the last row) and
+    anything else written to the same terminal goes through `above`, which clears the line
+    first and redraws it after, so an alert or a warning never gets glued onto it.
+    """
+
+    def __init__(
+        self, stream: TextIO | None, tty: bool, columns: Callable[[], int] | None = None
+    ) -> None:
         self.stream = stream
         self.tty = tty
+        self.columns = columns or self._stream_columns
+        self.above = _AboveStatus(self)
         self._last_key: tuple[Any, ...] = ()
-        self._width = 0
+        self._text = ""  # the line as last given, redrawn after output written above it
+        self._width = 0  # characters of it now on screen (0: the row is clear)
 
     def show(self, text: str, key: tuple[Any, ...]) -> None:
         """Rewrite the line (terminal) or print it when `key` changed (pipe)."""
         if self.stream is None:
             return
         if self.tty:
-            pad = max(0, self._width - len(text))
-            self.stream.write("\r" + text + " " * pad)
-            self.stream.flush()
-            self._width = len(text)
+            self._text = text
+            self._draw()
         elif key != self._last_key:
             self.stream.write(text + "\n")
             self.stream.flush()
         self._last_key = key
+
+    def clear(self) -> None:
+        """Blank the line on a terminal and return to its start (before other output)."""
+        if self.stream is not None and self.tty and self._width:
+            self.stream.write("\r" + " " * self._width + "\r")
+            self._width = 0
 
     def end(self) -> None:
         """Leave the terminal on a fresh line."""
         if self.stream is not None and self.tty and self._width:
             self.stream.write("\n")
             self.stream.flush()
+            self._width = 0
+        self._text = ""
+
+    def _draw(self) -> None:
+        if self.stream is None:
+            return
+        # One column short of the width: a character in the last column makes some terminals
+        # (the Windows console) wrap at once.
+        room = max(1, self.columns() - 1)
+        text = fit(self._text, room, self._ellipsis())
+        pad = max(0, min(self._width, room) - len(text))  # blank what a longer line left
+        self.stream.write("\r" + text + " " * pad)
+        self.stream.flush()
+        self._width = len(text)
+
+    def _redraw(self) -> None:
+        if self.stream is not None and self.tty and self._text and not self._width:
+            self._draw()
+
+    def _stream_columns(self) -> int:
+        """Ask the terminal behind the stream for its width (stderr need not be stdout's)."""
+        try:
+            return os.get_terminal_size(self.stream.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, OSError, ValueError):
+            return shutil.get_terminal_size().columns
+
+    def _ellipsis(self) -> str:
+        encoding = getattr(self.stream, "encoding", None)
+        if not encoding:  # a text buffer (io.StringIO): anything goes
+            return "\u2026"
+        try:
+            "\u2026".encode(encoding)
+        except (UnicodeEncodeError, LookupError):
+            return "..."
+        return "\u2026"
+
+
+class _AboveStatus(io.TextIOBase):
+    """The status line's stream for other output: clears the line, writes, then redraws it.
+
+    Hand it to whatever else writes to the terminal while the monitor runs (the console
+    notifier, the log handler). Off a terminal it writes straight through.
+    """
+
+    def __init__(self, status: StatusLine) -> None:
+        self._status = status
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        """The real stream's, so callers can escape what it cannot encode."""
+        return getattr(self._status.stream, "encoding", None) or "utf-8"
+
+    def writable(self) -> bool:
+        """Return True: writes go to the status line's stream."""
+        return True
+
+    def write(self, text: str) -> int:
+        """Write `text` on a row of its own; the status line comes back after a full line."""
+        stream = self._status.stream
+        if stream is None:
+            return len(text)
+        self._status.clear()
+        stream.write(text)
+        if text.endswith("\n"):
+            self._status._redraw()
+        return len(text)
+
+    def flush(self) -> None:
+        """Flush the real stream."""
+        if self._status.stream is not None:
+            self._status.stream.flush()
+
+    def fileno(self) -> int:
+        """Return the real stream's descriptor (native_logs reroutes log handlers by it)."""
+        if self._status.stream is None:
+            raise OSError("no stream")
+        return self._status.stream.fileno()
+
+    def isatty(self) -> bool:
+        """Whether the status line is on a terminal."""
+        return self._status.tty
+
+
+def fit(text: str, width: int, ellipsis: str = "\u2026") -> str:
+    """`text` cut to `width` characters, ending in `ellipsis` when cut.
+
+    The status line puts its most important parts first, so the end is what goes.
+    """
+    if len(text) <= width:
+        return text
+    if width <= len(ellipsis):
+        return text[:width]
+    return text[: width - len(ellipsis)].rstrip() + ellipsis
 
 
 class Monitor:
@@ -471,7 +582,10 @@ def format_s(seconds: float) -> str:
 
 
 def format_status(f: dict[str, Any]) -> str:
-    """Return the one status line: state, CVA estimate and change from baseline, faults, fps."""
+    """Return the one status line: state, CVA and its change, faults, snooze, fps.
+
+    Most important first: a narrow terminal cuts the end off.
+    """
     parts = [f"posture: {f['state']}"]
     if f.get("reason") and f["state"] in ("unknown", "away"):
         reason = f["reason"]
@@ -482,13 +596,14 @@ def format_status(f: dict[str, Any]) -> str:
         change = f.get("cva_change_deg")
         parts.append(
             f"CVA est {f['cva_deg']:.0f} deg"
-            + (f" ({change:+.0f} vs baseline)" if change is not None else "")
+            # whole degrees first, so -0.3 reads +0 (a formatted float would say -0)
+            + (f" ({round(change):+d} vs baseline)" if change is not None else "")
         )
     if f.get("faults"):
         label = "building" if f.get("building") else "faults"
         parts.append(f"{label}: " + ", ".join(x.replace("_", " ") for x in f["faults"]))
-    if f.get("fps"):
-        parts.append(f"{f['fps']:.1f} fps")
     if f.get("snoozed_for_s"):
         parts.append(f"alerts snoozed {format_s(f['snoozed_for_s'])}")
+    if f.get("fps"):
+        parts.append(f"{f['fps']:.1f} fps")
     return " | ".join(parts)

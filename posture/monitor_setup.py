@@ -26,6 +26,7 @@ from posture.app import (
 )
 from posture.clock import Clock, SystemClock
 from posture.core.errors import ControlError, MonitorRunning, StoreError
+from posture.core.messages import plural
 from posture.core.rate import AdaptiveRate, RateConfig
 from posture.monitor import Monitor, StatusLine
 from posture.pipeline import FrameAnalyzer
@@ -43,7 +44,8 @@ def _forget_old_history(store: HistoryStore, now: datetime, keep_days: int) -> N
         return
     if gone:
         print(
-            f"posture: deleted {gone} session(s) older than {keep_days} days from the history "
+            f"posture: deleted {plural(gone, 'session')} older than {plural(keep_days, 'day')} "
+            "from the history "
             "([store] keep_days)",
             file=sys.stderr,
         )
@@ -81,7 +83,13 @@ def build_monitor(
         pose = MediaPipePose(model.path, mode="video")
         cleanups.append(pose.close)
         judge = LazyJudge(settings.judge, choice, model.sha256)
-        notifier = build_notifier(("console",) if args.no_notify else settings.notify.backends)
+        status = StatusLine(sys.stderr, sys.stderr.isatty())
+        # Alerts on the console and log messages go above the status line, not glued onto it.
+        notifier = build_notifier(
+            ("console",) if args.no_notify else settings.notify.backends,
+            console_stream=status.above,
+        )
+        cleanups.append(_log_above(status))
         # keep_events=False: the monitor needs no event list, and hours of them would pile up
         session = PostureSession(
             judge=judge,
@@ -140,7 +148,7 @@ def build_monitor(
             session=session,
             clock=clock,
             rate=rate,
-            status=StatusLine(sys.stderr, sys.stderr.isatty()),
+            status=status,
             control=control,
             realtime=not args.fast,
             baseline_cva=judge.baseline_cva,
@@ -157,6 +165,23 @@ def build_monitor(
     except BaseException:
         cleanup()
         raise
+
+
+def _log_above(status: StatusLine) -> Callable[[], None]:
+    """Point the log handlers that write to stderr at `status.above`; returns the undo."""
+    moved = [
+        h
+        for h in logging.getLogger().handlers
+        if isinstance(h, logging.StreamHandler) and h.stream is status.stream
+    ]
+    for handler in moved:
+        handler.setStream(status.above)
+
+    def restore() -> None:
+        for handler in moved:
+            handler.setStream(status.stream)
+
+    return restore
 
 
 def _lock_probe() -> LockProbe:

@@ -20,6 +20,7 @@ import numpy as np
 
 from posture import __version__
 from posture.core.events import FAULTS, STATES
+from posture.core.messages import plural
 from posture.core.summary import MIN_BREAK_S, Summary, local_offsets_s
 from posture.report_text import fmt_duration, fmt_minutes, fmt_score, period_label
 
@@ -396,7 +397,7 @@ def render_html(s: Summary, tz: tzinfo, *, tz_name: str = "") -> str:
         ("Median recovery after an alert", fmt_duration(s.median_recovery_s)),
         (
             f"Breaks taken (≥ {MIN_BREAK_S / 60:.0f} min)",
-            f"{s.breaks_taken} · {s.alert_counts['break']} reminders",
+            f"{s.breaks_taken} · {plural(s.alert_counts['break'], 'reminder')}",
         ),
     ]
     tile_html = "".join(

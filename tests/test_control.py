@@ -89,9 +89,9 @@ def test_snooze_resume_status_against_a_running_monitor(
         assert status["state"] == "good" and status["view"] == "side_right"
         assert status["cva_deg"] > 50 and status.get("snoozed_for_s") is None
 
-        assert main(["snooze", "30m"]) == 0
+        assert main(["snooze", "30"]) == 0  # a bare number: minutes, and the echo says so
         # a video file is not a camera: nothing is released, the file plays on
-        assert capsys.readouterr().out == "alerts snoozed for 30m (the video keeps playing)\n"
+        assert capsys.readouterr().out == "alerts snoozed for 30 min (the video keeps playing)\n"
         status = _status(capsys)  # at once, not after the loop's next frame
         assert 1790 <= status["snoozed_for_s"] <= 1800, status
         assert main(["status"]) == 0

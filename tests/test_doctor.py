@@ -141,7 +141,7 @@ def test_every_failure_has_a_fix_and_exit_code_1(
     )
     table = capsys.readouterr().out
     assert "posture doctor" in table and table.count("FAIL") == 6
-    assert "posture models fetch" in table and "6 problem(s)" in table
+    assert "posture models fetch" in table and "6 problems:" in table
 
 
 def test_a_dark_camera_is_a_warning_not_a_failure(

@@ -292,7 +292,7 @@ def test_monitor_start_deletes_history_older_than_keep_days(
     config.write_text("[store]\nkeep_days = 30\n", encoding="utf-8")
     assert _monitor(still, db, model_path, "--config", str(config)) == 0
     err = capsys.readouterr().err
-    assert "deleted 1 session(s) older than 30 days" in err
+    assert "deleted 1 session older than 30 days" in err
     with sqlite3.connect(db) as conn:
         sources = [r[0] for r in conn.execute("SELECT source FROM sessions")]
         oldest = conn.execute("SELECT MIN(t_unix) FROM samples").fetchone()[0]

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from posture.core.durations import format_duration_exact, parse_duration_s
 from posture.core.events import FAULTS, AwayStarted, BreakDue, Escalation, Nudge, Recovered
 from posture.core.exercises import (
     BY_KEY,
@@ -24,6 +25,7 @@ from posture.core.messages import (
     fault_title,
     format_amount,
     format_duration,
+    plural,
 )
 
 
@@ -60,6 +62,27 @@ def nudge(
 )
 def test_format_duration(seconds: float, text: str) -> None:
     assert format_duration(seconds) == text
+
+
+def test_plural_agrees_with_the_count() -> None:
+    assert [plural(n, "alert") for n in (0, 1, 2)] == ["0 alerts", "1 alert", "2 alerts"]
+    assert plural(1, "day") == "1 day" and plural(30, "day") == "30 days"
+    assert plural(3, "index", "indices") == "3 indices"
+
+
+@pytest.mark.parametrize(
+    "given,echo",
+    [
+        ("30", "30 min"),  # a bare number is minutes: the echo says so
+        ("30m", "30 min"),
+        ("90s", "1 min 30 s"),
+        ("1h30m", "1 h 30 min"),
+        ("2h", "2 h"),
+        ("1.5", "1 min 30 s"),
+    ],
+)
+def test_a_parsed_duration_is_echoed_with_its_unit(given: str, echo: str) -> None:
+    assert format_duration_exact(parse_duration_s(given)) == echo
 
 
 @pytest.mark.parametrize(

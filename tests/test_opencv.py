@@ -7,6 +7,7 @@ since called `opencv()`.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -120,3 +121,59 @@ def test_an_unreadable_video_fails_with_our_message_and_no_opencv_warning(tmp_pa
     )
     assert "cannot open" in done.stdout and "broken.mp4" in done.stdout
     assert "WARN" not in done.stderr  # OpenCV's "can't be used to capture by name"
+
+
+def test_opencv_log_is_silenced_unless_verbose_or_chosen_by_the_user() -> None:
+    code = """
+        import os, sys
+        from posture.adapters import native_logs
+        if sys.argv[1] == "verbose":
+            native_logs.set_verbose(True)
+        elif sys.argv[1] == "env":
+            os.environ["OPENCV_LOG_LEVEL"] = "INFO"
+        from posture.adapters.opencv import opencv
+        print(opencv().utils.logging.getLogLevel())
+    """
+    levels = {}
+    for how in ("default", "verbose", "env"):
+        done = subprocess.run(
+            [sys.executable, "-c", textwrap.dedent(code), how],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+        levels[how] = int(done.stdout.split()[-1])  # at INFO, OpenCV logs to stdout too
+    import cv2
+
+    assert levels["default"] == cv2.utils.logging.LOG_LEVEL_FATAL
+    assert levels["verbose"] == cv2.utils.logging.LOG_LEVEL_WARNING  # OpenCV's own default
+    assert levels["env"] == cv2.utils.logging.LOG_LEVEL_INFO
+
+
+def test_a_missing_camera_prints_no_opencv_warnings(tmp_path: Path) -> None:
+    """`posture doctor --source 99`: our own "cannot open camera 99", no `[ WARN ]` blocks."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "HOME": str(tmp_path),
+        "XDG_RUNTIME_DIR": str(tmp_path),
+        "POSTURE_MODEL_DIR": str(tmp_path / "no-models"),
+    }
+    env.pop("OPENCV_LOG_LEVEL", None)
+    argv = ["doctor", "--json", "--source", "99", "--db", str(tmp_path / "h.sqlite3")]
+    quiet, verbose = (
+        subprocess.run(
+            [sys.executable, "-m", "posture", *flags, *argv],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=env,
+        )
+        for flags in ((), ("-v",))
+    )
+    assert quiet.returncode == 1  # the camera (and the model) checks fail
+    assert "cannot open camera 99" in quiet.stdout
+    assert "[ WARN" not in quiet.stderr and "[ERROR" not in quiet.stderr, quiet.stderr
+    assert "[ WARN" in verbose.stderr  # -v lets OpenCV speak again

@@ -29,6 +29,7 @@ import numpy as np
 from posture.adapters.opencv import opencv
 from posture.clock import Clock, SystemClock
 from posture.core.errors import CameraUnavailable, SourceError
+from posture.core.messages import plural
 
 log = logging.getLogger(__name__)
 
@@ -188,7 +189,7 @@ class ImageFolderSource:
             raise SourceError(f"no images found in {description or 'the given paths'}")
         self.paths = paths
         self.interval_s = interval_s
-        self.description = description or f"{len(paths)} images"
+        self.description = description or plural(len(paths), "image")
         self._i = 0
         self.unreadable: list[tuple[Path, str]] = []
 

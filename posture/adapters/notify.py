@@ -48,7 +48,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import IO, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from posture.core.errors import ConfigError
 
@@ -91,6 +91,21 @@ class Notifier(Protocol):
 
     def notify(self, title: str, body: str, *, urgency: str = "normal") -> DeliveryResult:
         """Show `title` and `body`; `urgency` is one of `URGENCIES`."""
+        ...
+
+
+class ConsoleStream(Protocol):
+    """Where the console backend writes: a text file, or the monitor's `StatusLine.above`.
+
+    The latter moves the monitor's status line out of the way (an alert glued onto it).
+    """
+
+    def write(self, text: str, /) -> int:
+        """Write `text`; may raise UnicodeEncodeError, OSError or ValueError."""
+        ...
+
+    def flush(self) -> None:
+        """Push the text out."""
         ...
 
 
@@ -436,7 +451,7 @@ class ConsoleNotifier:
 
     name = "console"
 
-    def __init__(self, stream: IO[str] | None = None) -> None:
+    def __init__(self, stream: ConsoleStream | None = None) -> None:
         self.stream = stream
 
     def notify(self, title: str, body: str, *, urgency: str = "normal") -> DeliveryResult:
@@ -530,7 +545,7 @@ def make_backend(
     app_name: str = APP_NAME,
     icon: Path | None = None,
     timeout_s: int = 10,
-    console_stream: IO[str] | None = None,
+    console_stream: ConsoleStream | None = None,
 ) -> Notifier:
     """One backend by its config name; raises ConfigError for an unknown name."""
     if name == "plyer":
@@ -557,7 +572,7 @@ def build_notifier(
     app_name: str = APP_NAME,
     icon: Path | None | bool = True,
     timeout_s: int = 10,
-    console_stream: IO[str] | None = None,
+    console_stream: ConsoleStream | None = None,
     platform: str = sys.platform,
 ) -> ChainNotifier:
     """Build the monitor's chain from the configured backend order (None: platform default).

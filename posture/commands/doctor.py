@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from posture.commands import add_model_option
 from posture.core.config import Settings
 from posture.core.errors import PostureError
+from posture.core.messages import plural
 
 if TYPE_CHECKING:
     from posture.adapters.settings import LoadedSettings
@@ -410,8 +411,13 @@ _STYLE = {"ok": "green", "warn": "yellow", "fail": "bold red"}
 
 
 def print_table(checks: list[Check], file: Any = None) -> None:
-    """Print the rich table: check, status, what was found, and the fix for anything not ok."""
+    """Print the rich table: check, status, what was found, and the fix for anything not ok.
+
+    Every text we did not write ourselves is escaped: rich reads `[...]` as markup, and paths,
+    TOML tables (`[notify]`) and error messages are full of brackets.
+    """
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     out = file or sys.stdout
@@ -421,14 +427,15 @@ def print_table(checks: list[Check], file: Any = None) -> None:
         table.add_column(col, overflow="fold")
     for c in checks:
         table.add_row(
-            c.name,
+            escape(c.name),
             f"[{_STYLE[c.status]}]{c.status.upper()}[/]",
-            c.detail,
-            c.fix if c.status != "ok" else "",
+            escape(c.detail),
+            escape(c.fix) if c.status != "ok" else "",
         )
     console.print(table)
     failed = [c.name for c in checks if c.status == "fail"]
     if failed:
-        console.print(f"[bold red]{len(failed)} problem(s):[/] {', '.join(failed)}")
+        problems = plural(len(failed), "problem")
+        console.print(f"[bold red]{problems}:[/] {escape(', '.join(failed))}")
     else:
         console.print("[green]All good.[/]")

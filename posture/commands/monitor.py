@@ -10,8 +10,9 @@ from pathlib import Path
 
 from posture.adapters import control
 from posture.commands import add_model_option
-from posture.core.durations import parse_duration_s
+from posture.core.durations import format_duration_exact, parse_duration_s
 from posture.core.errors import ControlError
+from posture.core.messages import plural
 
 log = logging.getLogger(__name__)
 
@@ -81,8 +82,9 @@ def run(args: argparse.Namespace) -> int:
     if result.last_verdict is not None:
         shares = f", last state {result.last_verdict.state}"
     print(
-        f"posture: monitored {result.seconds:.0f} s, {result.analysed} frames analysed, "
-        f"{len(monitor.session.alerts)} alerts{shares}; stopped by {result.stopped_by}",
+        f"posture: monitored {result.seconds:.0f} s, {plural(result.analysed, 'frame')} "
+        f"analysed, {plural(len(monitor.session.alerts), 'alert')}{shares}; "
+        f"stopped by {result.stopped_by}",
         file=sys.stderr,
     )
     return 0
@@ -100,7 +102,8 @@ def _snooze(args: argparse.Namespace) -> int:
         note = "; the camera is released meanwhile"
     elif released is False:
         note = " (the video keeps playing)"
-    print(f"alerts snoozed for {args.duration}{note}")
+    # the parsed duration, not the words given: a bare "30" means minutes, and says so
+    print(f"alerts snoozed for {format_duration_exact(seconds)}{note}")
     return 0
 
 

@@ -1,4 +1,7 @@
-"""Human durations: parsing `30m`, `1h30m`, `90s`, `45` (minutes). Formatting lives in messages."""
+"""Human durations: parsing `30m`, `1h30m`, `90s`, `45` (minutes), and echoing what was parsed.
+
+Formatting for reading (rounded) lives in messages.
+"""
 
 from __future__ import annotations
 
@@ -27,3 +30,12 @@ def parse_duration_s(text: str) -> float:
     if not 0 < seconds <= 24 * 3600:
         raise ValueError(f"duration {text!r} must be more than 0 and at most 24 h")
     return seconds
+
+
+def format_duration_exact(seconds: float) -> str:
+    """`30 min`, `1 h 30 min`, `1 min 30 s`: a parsed duration echoed without rounding it away."""
+    total = max(0, round(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [f"{v} {unit}" for v, unit in ((hours, "h"), (minutes, "min"), (secs, "s")) if v]
+    return " ".join(parts) or "0 s"

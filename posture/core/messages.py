@@ -60,6 +60,11 @@ class Alert:
     """Keys of the suggested exercises, in order (pass the last as `avoid` next time)."""
 
 
+def plural(n: int, noun: str, nouns: str | None = None) -> str:
+    """`1 alert`, `0 alerts`, `2 alerts`: a count with its noun agreeing (`nouns` if not +s)."""
+    return f"{n} {noun if n == 1 else nouns or noun + 's'}"
+
+
 def format_duration(seconds: float) -> str:
     """`45 s`, `2 min`, `1 h 5 min`, `2 h`: rounded to the unit a person reads.
 
