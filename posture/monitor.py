@@ -224,6 +224,7 @@ class Monitor:
         control: ControlServer | None = None,
         realtime: bool = True,
         baseline_cva: float = math.nan,
+        baseline_is_norm: bool = False,
         max_seconds: float | None = None,
         observers: list[Callable[[Frame, Any, Verdict], None]] | None = None,
         lock_probe: LockProbe | None = None,
@@ -238,6 +239,7 @@ class Monitor:
         self.control = control
         self.realtime = realtime
         self.baseline_cva = baseline_cva
+        self.baseline_is_norm = baseline_is_norm
         self.max_seconds = max_seconds
         self.observers = observers or []
         self.lock_probe = lock_probe
@@ -402,6 +404,8 @@ class Monitor:
 
     def _show(self, verdict: Verdict, analysis: Any) -> None:
         fields = status_fields(verdict, analysis, self.baseline_cva)
+        if self.baseline_is_norm:  # uncalibrated: the population median, not yours
+            fields["cva_change_vs"] = "norm"
         fields["fps"] = round(self._fps(), 1)
         if self.snoozed_until is not None:
             fields["snoozed_for_s"] = round(self.snoozed_until - self.clock.monotonic())
@@ -597,7 +601,11 @@ def format_status(f: dict[str, Any]) -> str:
         parts.append(
             f"CVA est {f['cva_deg']:.0f} deg"
             # whole degrees first, so -0.3 reads +0 (a formatted float would say -0)
-            + (f" ({round(change):+d} vs baseline)" if change is not None else "")
+            + (
+                f" ({round(change):+d} vs {f.get('cva_change_vs', 'baseline')})"
+                if change is not None
+                else ""
+            )
         )
     if f.get("faults"):
         label = "building" if f.get("building") else "faults"

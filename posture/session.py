@@ -181,4 +181,5 @@ def status_fields(verdict: Verdict, a: Analysis, baseline_cva: float) -> dict[st
         "cva_change_deg": None
         if math.isnan(cva) or math.isnan(baseline_cva)
         else round(cva - baseline_cva, 1),
+        "cva_change_vs": "baseline",  # "norm" when uncalibrated (the population median)
     }

@@ -162,6 +162,12 @@ def test_the_change_from_baseline_is_never_negative_zero() -> None:
     assert "(-2 vs baseline)" in format_status({**BUILDING, "cva_change_deg": -1.6})
 
 
+def test_uncalibrated_the_change_is_against_the_norm() -> None:
+    # the population median is nobody's baseline: "(-15 vs baseline)" read as the user's own
+    line = format_status({**BUILDING, "cva_change_deg": -15.0, "cva_change_vs": "norm"})
+    assert "(-15 vs norm)" in line
+
+
 def test_log_messages_during_the_monitor_go_above_the_status_line(pty80: Pty) -> None:
     from posture.monitor_setup import _log_above
 
