@@ -410,7 +410,7 @@ class Monitor:
         if self.snoozed_until is not None:
             fields["snoozed_for_s"] = round(self.snoozed_until - self.clock.monotonic())
         if self.control is not None:
-            self.control.status = fields
+            self.control.publish(fields)
         self.status.show(format_status(fields), (fields["state"], tuple(fields["faults"])))
 
     def _snoozing(self, live: bool) -> bool:
@@ -426,10 +426,9 @@ class Monitor:
         self._release_source("snoozed")
         self.status.show(f"snoozed for {format_s(self.snoozed_until - now)}", ("snoozed",))
         if self.control is not None:
-            self.control.status = {
-                "state": "snoozed",
-                "snoozed_for_s": round(self.snoozed_until - now),
-            }
+            self.control.publish(
+                {"state": "snoozed", "snoozed_for_s": round(self.snoozed_until - now)}
+            )
         self._sleep(min(1.0, self.snoozed_until - now))
         return True
 
@@ -458,7 +457,7 @@ class Monitor:
         self._release_source("screen locked")
         self.status.show("screen locked: camera released", ("screen locked",))
         if self.control is not None:
-            self.control.status = {"state": "screen locked"}
+            self.control.publish({"state": "screen locked"})
         self._sleep(max(0.0, min(self.lock_poll_s, self._next_lock_poll - now)))
         return True
 
@@ -512,7 +511,7 @@ class Monitor:
         log.warning("camera unavailable: %s; retrying with backoff", exc)
         self.status.show("camera unavailable, retrying", ("camera unavailable",))
         if self.control is not None:
-            self.control.status = {"state": "camera unavailable", "reason": str(exc)}
+            self.control.publish({"state": "camera unavailable", "reason": str(exc)})
         if self.source is not None:
             self.source.close()
         self.source = self._open_with_backoff(result, reopen=True)

@@ -157,6 +157,27 @@ def test_server_refuses_bad_requests_and_a_second_monitor(tmp_path: Path) -> Non
     assert not path.exists()
 
 
+def test_the_loop_cannot_undo_a_request_it_has_not_taken_yet(tmp_path: Path) -> None:
+    # the loop builds its status from what it knew when it looked: published after a resume it
+    # had not taken yet, it showed the snooze again until its next look (up to 2 s)
+    path = tmp_path / "rt" / "posture" / "control.sock"
+    server = ControlServer(path)
+    server.start()
+    try:
+        server.publish({"state": "good", "snoozed_for_s": 150})
+        control.send({"cmd": "resume"}, path)
+        server.publish({"state": "good", "snoozed_for_s": 149})  # the loop, one look late
+        assert control.send({"cmd": "status"}, path)["status"] == {"state": "good"}
+        assert server.requests.get_nowait().cmd == "resume"  # the loop takes it...
+        server.publish({"state": "good"})  # ...and then shows what it does
+        assert control.send({"cmd": "status"}, path)["status"] == {"state": "good"}
+        control.send({"cmd": "snooze", "seconds": 60}, path)
+        server.publish({"state": "good"})
+        assert control.send({"cmd": "status"}, path)["status"]["snoozed_for_s"] == 60
+    finally:
+        server.close()
+
+
 def test_a_stale_socket_of_a_dead_monitor_is_replaced(tmp_path: Path) -> None:
     path = tmp_path / "posture" / "control.sock"
     path.parent.mkdir()

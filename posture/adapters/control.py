@@ -61,6 +61,7 @@ class ControlServer:
         self.path = path or socket_path()
         self.requests: queue.Queue[ControlRequest] = queue.Queue()
         self.status: dict[str, Any] = {"state": "starting"}
+        self._status_lock = threading.Lock()
         self.live: bool | None = None
         """Whether the monitor watches a live camera (set once its source is open)."""
         self._sock: socket.socket | None = None
@@ -117,20 +118,33 @@ class ControlServer:
             return {"ok": True, "status": self.status}
         # The loop takes a request between frames, up to a couple of seconds later: `status`
         # asked right after shows the snooze (or its end) at once, as the loop will.
-        rest = {k: v for k, v in self.status.items() if k != "snoozed_for_s"}
         if cmd == "resume":
-            self.requests.put(ControlRequest("resume"))
-            # a released camera is reopened first: until its first look there is nothing to show
-            self.status = {"state": "resuming"} if rest.get("state") == "snoozed" else rest
+            with self._status_lock:
+                self.requests.put(ControlRequest("resume"))
+                rest = {k: v for k, v in self.status.items() if k != "snoozed_for_s"}
+                # a released camera is reopened first: until its first look nothing to show
+                self.status = {"state": "resuming"} if rest.get("state") == "snoozed" else rest
             return {"ok": True}
         if cmd == "snooze":
             seconds = msg.get("seconds")
             if not isinstance(seconds, int | float) or not 0 < seconds <= 86400:
                 raise ControlError(f"snooze needs 0 < seconds <= 86400, got {seconds!r}")
-            self.requests.put(ControlRequest("snooze", float(seconds)))
-            self.status = {**rest, "snoozed_for_s": round(seconds)}
+            with self._status_lock:
+                self.requests.put(ControlRequest("snooze", float(seconds)))
+                rest = {k: v for k, v in self.status.items() if k != "snoozed_for_s"}
+                self.status = {**rest, "snoozed_for_s": round(seconds)}
             return {"ok": True, "camera_released": self.live}
         raise ControlError(f"unknown command {cmd!r}; known: status, snooze, resume")
+
+    def publish(self, status: dict[str, Any]) -> None:
+        """Show the loop's latest status, unless a request it has not taken yet is pending.
+
+        The loop builds its status from what it knew when it looked; a snooze or resume that
+        arrived since has already been shown here, and would be undone until the next look.
+        """
+        with self._status_lock:
+            if self.requests.empty():
+                self.status = status
 
     def close(self) -> None:
         """Stop serving and remove the socket file."""
