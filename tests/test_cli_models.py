@@ -48,10 +48,24 @@ def test_verify_flags_a_flipped_byte_and_fetch_repairs_it(
     out = capsys.readouterr().out
     assert "corrupt" in out and "posture models fetch full --force" in out
     assert main(["models", "path", "--no-fetch"]) == 1
-    assert "failed its checksum" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "failed its checksum" in err
+    # the way skipped here comes first, not only a download from a host that may be unreachable
+    assert "Run `posture models fetch full` (it builds it offline), or:" in err
     assert main(["models", "fetch", "--offline"]) == 0  # rebuilt from the PyPI wheel
     assert "offline-build" in capsys.readouterr().out
     assert main(["models", "verify", "full"]) == 0
+
+
+def test_verifying_a_model_without_a_pinned_checksum_says_so(
+    cache: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `models verify heavy` printed nothing and exited 0
+    assert main(["models", "verify", "heavy"]) == 1
+    assert capsys.readouterr().out.startswith("unpinned pose_landmarker_heavy: this release pins")
+    assert main(["models", "verify"]) == 0  # all of them: heavy is listed, full is ok
+    out = capsys.readouterr().out
+    assert "unpinned pose_landmarker_heavy" in out and "ok       " in out
 
 
 def test_unknown_model_name(capsys: pytest.CaptureFixture[str]) -> None:

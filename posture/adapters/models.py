@@ -701,9 +701,11 @@ def resolve(
             attempts.add(f"offline build: {exc}")
 
     tried = "\n".join(f"  - {line}" for line in attempts.lines)
-    raise ModelError(
-        f"no usable {spec.name} model. Tried:\n{tried}\n{manual_instructions(spec, directory)}"
-    )
+    how = manual_instructions(spec, directory)
+    if not (allow_download and allow_build) and spec.offline is not None:
+        # the ways skipped here would have done it: say the command before the manual way
+        how = f"Run `posture models fetch {spec.short}` (it builds it offline), or:\n{how}"
+    raise ModelError(f"no usable {spec.name} model. Tried:\n{tried}\n{how}")
 
 
 def cache_names(spec: ModelSpec) -> list[str]:

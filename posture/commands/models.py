@@ -125,6 +125,14 @@ def _verify(args: argparse.Namespace) -> int:
     specs = [manifest.get(args.name)] if args.name else list(manifest.models.values())
     bad = 0
     for spec in specs:
+        if not models.pinned_digests(spec):
+            # nothing to check a copy against: say so rather than print nothing
+            print(
+                f"unpinned {spec.name}: this release pins no checksum for it, so no copy can "
+                "be verified"
+            )
+            bad += bool(args.name)  # asked for by name: it is not verified
+            continue
         for path, status in models.verify_cached(spec):
             print(f"{status:<8} {path}")
             if status == "corrupt":
