@@ -123,6 +123,7 @@ def load_summary(db: Path, period: Period, tz: tzinfo) -> tuple[Summary, str, li
     still renders a valid document.
     """
     from posture.adapters.store import HistoryStore
+    from posture.core.messages import plural
 
     if not db.exists():
         return (
@@ -140,6 +141,13 @@ def load_summary(db: Path, period: Period, tz: tzinfo) -> tuple[Summary, str, li
         history = store.load_history(lo, hi)
         notices = list(store.notices)
         has_any = store.time_range() is not None
+        p_lo, p_hi = day_bounds(period.first, period.last, tz)
+        ((counted,),) = store.query(
+            "SELECT COUNT(*) FROM sessions WHERE kind = 'analyze' AND start_unix >= ? "
+            "AND start_unix < ?",
+            (p_lo, p_hi),
+        )
+        analysed = int(str(counted))
     summary = summarize(history, period.first, period.last, tz)
     if summary.empty:
         when = (
@@ -153,6 +161,12 @@ def load_summary(db: Path, period: Period, tz: tzinfo) -> tuple[Summary, str, li
             else f"The history in {db} is empty so far. Run `posture monitor` for a while, then "
             "ask again."
         )
+        if analysed:  # videos (analyze, monitor --fast) are kept out of the days' reports
+            msg += (
+                f" {plural(analysed, 'analysed video')} in that time "
+                f"{'is' if analysed == 1 else 'are'} kept apart: "
+                "`posture analyze VIDEO --report html` reports on one."
+            )
         return summary, msg, notices
     return summary, "", notices
 
