@@ -742,7 +742,7 @@ def start_camera_monitor(model: Path, clip: Path, tmp: Path) -> subprocess.Popen
 
 def _camera_monitor_child(model: Path, clip: Path) -> int:
     """Run `posture monitor` as built by the CLI, with the webcam stand-in as its source."""
-    from posture.adapters.settings import load_settings
+    from posture.adapters.settings import default_settings
     from posture.cli import build_parser, configure_logging
     from posture.monitor_setup import build_monitor
     from posture.testing import ReplayCamera
@@ -762,7 +762,7 @@ def _camera_monitor_child(model: Path, clip: Path) -> int:
         ]
     )
     camera = ReplayCamera.from_video(str(clip))
-    monitor, cleanup = build_monitor(args, load_settings(Path("/nonexistent/posture.toml")))
+    monitor, cleanup = build_monitor(args, default_settings())
     monitor.source_factory = lambda: camera
     try:
         result = monitor.run()

@@ -266,8 +266,9 @@ def test_a_fast_replay_is_kept_apart_from_the_day_s_monitoring(
     assert main(["report", "--db", str(db), "--format", "json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["empty"] is True
-    assert "1 analysed video in that time is kept apart: `posture analyze VIDEO --report html`" in (
-        doc["message"]
+    assert (
+        "1 analysed video in that time is kept apart: `posture analyze VIDEO --report html`"
+        in (doc["message"])
     )
     with sqlite3.connect(db) as conn:
         kinds = conn.execute("SELECT kind FROM sessions").fetchall()

@@ -62,11 +62,15 @@ def test_video_named_as_an_image_is_named_and_refused(
 ) -> None:
     wrong = tmp_path / "clip.png"
     wrong.write_bytes(clip.read_bytes())
-    code = main(["analyze", str(wrong), "--model", str(model_path), "--db", str(tmp_path / "h.db")])
+    code = main(["analyze", str(wrong), "--model", str(model_path)])
     out, err = capsys.readouterr()
     assert code == 1
     assert str(wrong) in err + out and "not an image" in err
     assert "Traceback" not in err
+    # with an option only a video takes, the name is what misleads: it says so
+    code = main(["analyze", str(wrong), "--model", str(model_path), "--db", str(tmp_path / "h.db")])
+    assert code == 2
+    assert f"{wrong} is taken for photos by its name" in capsys.readouterr().err
 
 
 def test_video_with_an_unknown_extension_is_read_by_its_content(

@@ -165,6 +165,12 @@ def _build_section(
         ) from exc
 
 
+def default_settings() -> LoadedSettings:
+    """Every setting at its default, from no file at all (the bench, scripted runs)."""
+    settings, sources = parse_settings("", "defaults")
+    return LoadedSettings(settings, Path("defaults"), False, sources)
+
+
 def load_settings(path: Path | None = None) -> LoadedSettings:
     """Read the settings file: `path` (--config), else the default one.
 

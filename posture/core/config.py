@@ -192,7 +192,7 @@ class JudgeConfig:
     )
     break_reminders: bool = _f(True, "send break reminders at all")
     alert_gap_s: float = _f(
-        120.0, "least time between any two alerts (a nudge and a break reminder)", 0, 3600
+        120.0, "least time between a break reminder and a nudge or escalation", 0, 3600
     )
     faults: tuple[str, ...] = _f(FAULTS, "which faults are watched", choices=FAULTS)
 

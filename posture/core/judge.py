@@ -69,9 +69,11 @@ frame shows) and the `Event`s that happened at this frame. A `t_s` earlier than 
    by cooldown or snooze comes later if the slouch is still there). An `Escalation` once per
    episode, `escalate_after_s` after its nudge if still slouching. `BreakDue` after every
    `break_after_s` of presence; an absence (or a gap without observations) of
-   `sitting_reset_away_s` resets the sitting timer. Any two alerts are at least `alert_gap_s`
-   apart (a break falling due a second after a nudge was two pop-ups at once): one that falls
-   due sooner waits, and comes when the gap has passed if it is still due. `snooze(until_s)`
+   `sitting_reset_away_s` resets the sitting timer. A break reminder and a posture alert (nudge
+   or escalation) are at least `alert_gap_s` apart (a break falling due a second after a nudge
+   was two pop-ups at once): the later one waits, and comes when the gap has passed if it is
+   still due. Posture alerts among themselves are spaced by `cooldown_s` and
+   `escalate_after_s`. `snooze(until_s)`
    holds every alert until then; `resume()` lifts it.
 """
 
@@ -284,7 +286,8 @@ class Judge:
         self._sitting_since_s: float | None = None
         self._breaks_given = 0
         self._last_nudge_s: float | None = None
-        self._last_alert_s: float | None = None
+        self._last_posture_alert_s: float | None = None  # a nudge or an escalation
+        self._last_break_s: float | None = None
         self._snoozed_until: float | None = None
         self._episode: _Episode | None = None
         self._activations = 0
@@ -677,11 +680,11 @@ class Judge:
                 return
             self._snoozed_until = None
 
-        def too_soon() -> bool:  # whatever is due waits until the gap since the last alert
-            return self._last_alert_s is not None and t - self._last_alert_s < cfg.alert_gap_s
+        def within_gap(last: float | None) -> bool:  # what is due waits until the gap is over
+            return last is not None and t - last < cfg.alert_gap_s
 
         ep = self._episode
-        if ep is not None and self._state == "slouching" and not too_soon():
+        if ep is not None and self._state == "slouching" and not within_gap(self._last_break_s):
             metric, dev = self._main_deviation(ep.primary, metrics)
             if math.isnan(dev) and ep.dev_n:
                 dev = ep.dev_sum / ep.dev_n
@@ -689,15 +692,20 @@ class Judge:
             held = t - ep.start_s
             if ep.nudged_s is None:
                 if self._last_nudge_s is None or t - self._last_nudge_s >= cfg.cooldown_s:
-                    ep.nudged_s = self._last_nudge_s = self._last_alert_s = t
+                    ep.nudged_s = self._last_nudge_s = self._last_posture_alert_s = t
                     events.append(Nudge(t, ep.primary, held, dev, metric, unit))
             elif not ep.escalated and t - ep.nudged_s >= cfg.escalate_after_s:
                 ep.escalated = True
-                self._last_alert_s = t
+                self._last_posture_alert_s = t
                 events.append(Escalation(t, ep.primary, held, dev, metric, unit))
-        if cfg.break_reminders and present and self._sitting_since_s is not None and not too_soon():
+        if (
+            cfg.break_reminders
+            and present
+            and self._sitting_since_s is not None
+            and not within_gap(self._last_posture_alert_s)
+        ):
             sitting = t - self._sitting_since_s
             if sitting >= cfg.break_after_s * (self._breaks_given + 1):
                 self._breaks_given = int(sitting // cfg.break_after_s)
-                self._last_alert_s = t
+                self._last_break_s = t
                 events.append(BreakDue(t, sitting_s=sitting))
