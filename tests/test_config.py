@@ -99,6 +99,9 @@ def test_file_values_override_defaults_and_record_their_line(tmp_path: Path) -> 
             "[judge]\nmax_hold_s = 0.1\n",
             r"max_hold_s = 0.1 is not allowed; allowed: a number >= 1 / monitor.min_fps",
         ),
+        # an empty name passed, and `doctor` then said "run `posture calibrate --profile `"
+        ('[monitor]\nprofile = ""\n', r"cfg\.toml:2: \[monitor\] profile = \"\" is not allowed; "),
+        ('[monitor]\nprofile = "../x"\n', r"allowed: 1-64 letters, digits"),
     ],
 )
 def test_bad_config_messages(text: str, pattern: str) -> None:

@@ -13,7 +13,6 @@ import contextlib
 import json
 import logging
 import os
-import re
 import tempfile
 from importlib import resources
 from importlib.resources.abc import Traversable
@@ -21,11 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from posture.core.calibration import Profile, default_profile
+from posture.core.config import PROFILE_NAME_RULE, is_profile_name
 from posture.core.errors import ProfileError
 
 log = logging.getLogger(__name__)
 
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 PROFILE_SUFFIX = ".json"
 
 
@@ -41,11 +40,8 @@ def validate_name(name: str) -> str:
 
     Letters, digits, "_", "-" and "." (not first), 1-64 characters: no path separators, no "..".
     """
-    if not isinstance(name, str) or not _NAME_RE.fullmatch(name) or ".." in name:
-        raise ProfileError(
-            f"invalid profile name {name!r}: use 1-64 letters, digits, '_', '-' or '.', starting "
-            "with a letter or digit (no path separators), e.g. 'desk' or 'laptop'"
-        )
+    if not is_profile_name(name):
+        raise ProfileError(f"invalid profile name {name!r}: use {PROFILE_NAME_RULE}")
     return name
 
 
@@ -120,7 +116,7 @@ class ProfileStore:
         out = []
         for p in self.root.glob(f"*{PROFILE_SUFFIX}"):
             stem = p.name[: -len(PROFILE_SUFFIX)]
-            if _NAME_RE.fullmatch(stem) and ".." not in stem:
+            if is_profile_name(stem):
                 out.append(stem)
         return sorted(out)
 

@@ -22,11 +22,24 @@ Defaults, and where they come from:
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field, fields
 from typing import Any
 
 from posture.core.errors import ConfigError
 from posture.core.events import FAULTS
+
+_PROFILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+PROFILE_NAME_RULE = (
+    "1-64 letters, digits, '_', '-' or '.', starting with a letter or digit (no path "
+    "separators), e.g. 'desk' or 'laptop'"
+)
+
+
+def is_profile_name(name: object) -> bool:
+    """Whether `name` is a safe profile name: it becomes a file name, so no separators, no ..."""
+    return isinstance(name, str) and bool(_PROFILE_NAME.fullmatch(name)) and ".." not in name
+
 
 NOTIFY_BACKENDS: tuple[str, ...] = (
     "plyer",
@@ -237,6 +250,8 @@ class MonitorConfig:
 
     def __post_init__(self) -> None:
         _validate(self, "monitor")
+        if not is_profile_name(self.profile):  # "" passed, and the fixes then named no profile
+            raise FieldError("monitor", "profile", self.profile, PROFILE_NAME_RULE)
         if self.max_fps < self.min_fps:
             raise FieldError(
                 "monitor",
