@@ -98,17 +98,8 @@ def build_monitor(
             keep_events=False,
             composer=composer_for(choice),
         )
-        live = is_live_spec(str(source_spec))
-        # A file played faster than real time is dated by its own time from the start, so its
-        # rows run ahead of the clock: keep it apart from the day's monitoring, as `analyze` is.
-        replayed_fast = args.fast and not live
-        store.start_session(
-            clock.now_utc(),
-            kind="analyze" if replayed_fast else "monitor",
-            source=str(source_spec),
-            profile=choice.name,
-            model=model.name,
-        )
+        # before the session: a monitor refused because another runs leaves no trace in the
+        # history (the store's own lock refuses one started with --no-control)
         control: ControlServer | None = None
         if not args.no_control:
             try:
@@ -120,6 +111,17 @@ def build_monitor(
             except ControlError as exc:
                 log.warning("control channel unavailable: %s", exc)
                 control = None
+        live = is_live_spec(str(source_spec))
+        # A file played faster than real time is dated by its own time from the start, so its
+        # rows run ahead of the clock: keep it apart from the day's monitoring, as `analyze` is.
+        replayed_fast = args.fast and not live
+        store.start_session(
+            clock.now_utc(),
+            kind="analyze" if replayed_fast else "monitor",
+            source=str(source_spec),
+            profile=choice.name,
+            model=model.name,
+        )
         # after the check for another monitor: one that is refused deletes nothing
         _forget_old_history(store, clock.now_utc(), settings.store.keep_days)
         # A webcam captures at 30 fps by default; we look at most max_fps times a second, so ask

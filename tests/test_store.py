@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from posture.adapters.store import SCHEMA_VERSION, HistoryStore, default_db_path
-from posture.core.errors import StoreError
+from posture.core.errors import HistoryInUse, StoreError
 from posture.core.events import (
     AwayStarted,
     BreakDue,
@@ -485,3 +485,25 @@ def test_many_reads_are_fast(tmp_path: Path) -> None:
         elapsed = time.perf_counter() - tic
     assert len(h.minutes.t_unix) == 60
     assert elapsed < 0.5
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no fcntl file locks on Windows")
+def test_a_second_monitor_cannot_record_into_the_same_history(tmp_path: Path) -> None:
+    # two monitors on one history (the second with --no-control) counted the same minutes twice
+    db = tmp_path / "h.sqlite3"
+    with HistoryStore.open(db) as first, HistoryStore.open(db) as second:
+        first.start_session(T0)
+        with pytest.raises(HistoryInUse, match=f"another monitor is recording into {db}") as e:
+            second.start_session(T0)
+        assert e.value.exit_code == 3
+        second.start_session(T0, kind="analyze")  # a video analysed meanwhile is fine
+        second.end_session(T0 + timedelta(seconds=1))
+        first.end_session(T0 + timedelta(seconds=60))
+        second.start_session(T0 + timedelta(seconds=61))  # released with the session
+        second.end_session(T0 + timedelta(seconds=62))
+        with HistoryStore.open(db) as third:
+            first.start_session(T0 + timedelta(seconds=63))
+            first.close()  # ...and with the store
+            third.start_session(T0 + timedelta(seconds=64))
+            third.end_session(T0 + timedelta(seconds=65))
+    assert (tmp_path / "h.sqlite3.monitor-lock").exists()

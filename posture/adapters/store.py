@@ -37,12 +37,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Literal
+from typing import IO, Literal
 
 import numpy as np
 
 from posture import __version__
-from posture.core.errors import StoreError
+from posture.core.errors import HistoryInUse, StoreError
 from posture.core.events import (
     FAULTS,
     STATES,
@@ -66,6 +66,14 @@ from posture.core.summary import (
 )
 
 log = logging.getLogger(__name__)
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory file locks of this kind
+    fcntl = None  # type: ignore[assignment]
+
+MONITOR_LOCK_SUFFIX = ".monitor-lock"
+"""The history's side file a recording monitor holds locked."""
 
 DB_FILENAME = "history.sqlite3"
 MIN_FREE_BYTES = 1 << 20
@@ -324,6 +332,7 @@ class HistoryStore:
         self.flush_interval_s = flush_interval_s
         self.max_hold_s = max_hold_s
         self._lock = threading.RLock()
+        self._monitor_claim: IO[str] | None = None
         self._session_id: int | None = None
         self._last_session_id: int | None = None
         self._buckets: dict[int, _Bucket] = {}
@@ -400,6 +409,43 @@ class HistoryStore:
                 self.flush()
             self._conn.close()
             self._conn = None  # type: ignore[assignment]
+            self._release_monitor_claim()
+
+    @property
+    def monitor_lock_path(self) -> Path:
+        """The side file a monitor holds locked while it records (see `start_session`)."""
+        return self.path.with_name(self.path.name + MONITOR_LOCK_SUFFIX)
+
+    def _claim_for_monitor(self) -> None:
+        """Hold the history's monitor lock for as long as a monitor session records.
+
+        Two monitors recording one history (the second started with --no-control, say) would
+        count the same minutes twice in every report. The lock is an OS file lock, so a monitor
+        that dies releases it with its process. Without fcntl (Windows) there is no such lock
+        and the control socket alone keeps a second monitor out.
+        """
+        if fcntl is None or self._monitor_claim is not None:
+            return
+        try:
+            fd = os.open(self.monitor_lock_path, os.O_RDWR | os.O_CREAT, 0o600)  # as the history
+            fh = os.fdopen(fd, "r+", encoding="utf-8")
+        except OSError as exc:
+            log.debug("no monitor lock for %s: %s", self.path, exc)
+            return
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            fh.close()
+            raise HistoryInUse(
+                f"another monitor is recording into {self.path}; stop it first (`posture "
+                "status` finds it), or give this one a history of its own with --db PATH"
+            ) from None
+        self._monitor_claim = fh
+
+    def _release_monitor_claim(self) -> None:
+        if self._monitor_claim is not None:
+            self._monitor_claim.close()  # closing the file releases the lock
+            self._monitor_claim = None
 
     @property
     def schema_version(self) -> int:
@@ -431,6 +477,8 @@ class HistoryStore:
         """Begin a session; returns its id. Samples and events go to the latest session."""
         if kind not in ("monitor", "analyze"):
             raise StoreError(f"session kind must be 'monitor' or 'analyze', got {kind!r}")
+        if kind == "monitor":
+            self._claim_for_monitor()
         with self._lock, self._write():
             cur = self._conn.execute(
                 "INSERT INTO sessions (start_unix, source, profile, model, kind, app_version) "
@@ -685,6 +733,7 @@ class HistoryStore:
             self._pending_breaks.clear()
             self._session_id = None
             self._buckets.clear()
+            self._release_monitor_claim()
 
     # -- reading ---------------------------------------------------------------------------
 

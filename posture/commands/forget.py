@@ -76,7 +76,7 @@ def plan(args: argparse.Namespace) -> Plan:
     from posture.adapters import models
     from posture.adapters.profiles import profiles_dir
     from posture.adapters.settings import config_path, load_settings
-    from posture.adapters.store import default_db_path
+    from posture.adapters.store import MONITOR_LOCK_SUFFIX, default_db_path
     from posture.commands.report import reports_dir, written_reports
 
     settings_file = args.config or config_path()
@@ -88,7 +88,7 @@ def plan(args: argparse.Namespace) -> Plan:
         db = Path(configured).expanduser() if configured else default_db_path()
     found: list[Path] = []
     # the database, its WAL side files, and any corrupt copies moved aside earlier
-    found += [db.with_name(db.name + s) for s in ("", "-wal", "-shm")]
+    found += [db.with_name(db.name + s) for s in ("", "-wal", "-shm", MONITOR_LOCK_SUFFIX)]
     if db.parent.is_dir():
         found += sorted(db.parent.glob(db.name + ".corrupt-*"))
     found.append(profiles_dir())

@@ -77,6 +77,12 @@ class StoreError(PostureError):
     """The history database cannot be opened, migrated or written."""
 
 
+class HistoryInUse(StoreError):
+    """Another monitor is recording into the same history (its time would count twice)."""
+
+    exit_code = 3  # as MonitorRunning: another monitor runs; a restart cannot help
+
+
 class ReportError(PostureError):
     """A report cannot be produced: bad period, bad format, unwritable output."""
 
