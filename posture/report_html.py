@@ -348,12 +348,15 @@ def _charts(s: Summary) -> list[tuple[str, str, Callable[[Summary, tzinfo], Any]
     else:
         out.append(("daily", "Per day", chart_daily, "Monitored hours per day by state"))
     if len(s.series_t_unix):
+        # uncalibrated there is no baseline of yours to draw (nor to name)
+        mine = bool(s.baseline)
         out.append(
             (
                 "angles",
-                "Neck angles vs your baseline",
+                "Neck angles vs your baseline" if mine else "Neck angles",
                 chart_angles,
-                "CVA estimate and neck angle over time with calibrated baselines",
+                "CVA estimate and neck angle over time"
+                + (" with your calibrated baselines" if mine else ""),
             )
         )
     out.append(("faults", "Minutes per fault", chart_faults, "Minutes spent in each fault"))

@@ -404,6 +404,21 @@ def test_html_is_self_contained_and_phone_ready(html_report: Path) -> None:
     for cid in CHART_IDS:
         assert f'id="{cid}"' in text
     assert "75 %" in text
+    assert "Neck angles vs your baseline" in text  # calibrated: the baselines are drawn
+
+
+def test_an_uncalibrated_day_names_no_baseline_of_yours(tmp_path: Path) -> None:
+    # judged on population norms there is no baseline of the user's to draw or to name
+    db = tmp_path / "history.sqlite3"
+    record_day(db, T0, 45, 15)
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE sessions SET profile = 'default'")
+    out = tmp_path / "r.html"
+    argv = ["report", "--db", str(db), "--day", DAY, "--tz", "UTC", "--format", "html"]
+    assert main([*argv, "--out", str(out)]) == 0
+    text = out.read_text()
+    assert "Neck angles" in text and "your baseline" not in text
+    assert "your calibrated baselines" not in text
 
 
 def _chromium() -> str | None:
