@@ -35,6 +35,12 @@ def _photo(label: str) -> np.ndarray:
     return cv2.imread(str(SITTING / name))
 
 
+def _still_clip(path: Path, seconds: int, *, seed: int) -> Path:
+    """A good sitter holding still (a little camera shake) for `seconds`, written to `path`."""
+    frames = moving_photo_clip(_photo("good"), n=int(seconds * FPS), size=(240, 240), seed=seed)
+    return write_clip(frames, path, FPS)
+
+
 @pytest.fixture(scope="module")
 def slouch_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     good, bad = _photo("good"), _photo("bad")
@@ -167,8 +173,7 @@ def test_the_video_ends_at_its_end_not_at_the_last_look(
 ) -> None:
     # a still good sitter: after the first look's burst the rate is 0.5 fps, so the last look
     # falls up to 2 s before the end of the file
-    frames = moving_photo_clip(_photo("good"), n=int(30 * FPS), size=(240, 240), seed=4)
-    path = write_clip(frames, tmp_path / "still.avi", FPS)
+    path = _still_clip(tmp_path / "still.avi", 30, seed=4)
     db = tmp_path / "h.sqlite3"
     code = main(["analyze", str(path), "--json", "--model", str(model_path), "--db", str(db)])
     doc = json.loads(capsys.readouterr().out)
@@ -187,8 +192,7 @@ def test_a_configured_hold_covers_the_stored_time_between_slow_looks(
 ) -> None:
     # looks 5 s apart need judge.max_hold_s 5; the store used to credit each look 3 s at most
     # (its own default), so 20 of these 60 s went missing from the history
-    frames = moving_photo_clip(_photo("good"), n=int(60 * FPS), size=(240, 240), seed=5)
-    path = write_clip(frames, tmp_path / "still.avi", FPS)
+    path = _still_clip(tmp_path / "still.avi", 60, seed=5)
     config = tmp_path / "config.toml"
     config.write_text("[monitor]\nmin_fps = 0.2\n\n[judge]\nmax_hold_s = 5.0\n", "utf-8")
     db = tmp_path / "h.sqlite3"
@@ -237,8 +241,7 @@ def test_the_html_report_covers_only_this_video(
 ) -> None:
     # the report read every `analyze` session near this run's start, so a slouched video analysed
     # just before lent its episode and nudge to an upright one
-    frames = moving_photo_clip(_photo("good"), n=int(15 * FPS), size=(240, 240), seed=6)
-    upright = write_clip(frames, tmp_path / "upright.avi", FPS)
+    upright = _still_clip(tmp_path / "upright.avi", 15, seed=6)
     common = ["--model", str(model_path), "--db", str(tmp_path / "h.sqlite3")]
     assert main(["analyze", str(slouch_clip), *common]) == 0
     report = tmp_path / "up.html"
@@ -257,8 +260,7 @@ def test_a_fast_replay_is_kept_apart_from_the_day_s_monitoring(
     # `monitor --fast` dates a file by its own time from the start, so its rows run ahead of the
     # clock (a minute of video stored within seconds): it used to count in today's report, and
     # a real monitor started just after would overlap it
-    frames = moving_photo_clip(_photo("good"), n=int(20 * FPS), size=(240, 240), seed=6)
-    path = write_clip(frames, tmp_path / "still.avi", FPS)
+    path = _still_clip(tmp_path / "still.avi", 20, seed=6)
     db = tmp_path / "h.sqlite3"
     argv = ["--model", str(model_path), "--db", str(db), "--no-notify", "--no-control", "--fast"]
     assert main(["monitor", "--source", str(path), *argv]) == 0

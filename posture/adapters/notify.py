@@ -50,20 +50,14 @@ from importlib import resources
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from posture.core.config import NOTIFY_BACKENDS
 from posture.core.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
 URGENCIES: tuple[str, ...] = ("low", "normal", "critical")
-BACKEND_NAMES: tuple[str, ...] = (
-    "plyer",
-    "notify-send",
-    "osascript",
-    "windows-toast",
-    "console",
-    "none",
-)
-"""Config names; "none" alone turns notifications off."""
+BACKEND_NAMES: tuple[str, ...] = NOTIFY_BACKENDS
+"""Config names (the settings' list); "none" alone turns notifications off."""
 
 PLATFORM_BACKENDS: dict[str, frozenset[str]] = {
     "darwin": frozenset({"plyer", "osascript", "console"}),
