@@ -488,6 +488,22 @@ def test_a_break_falling_due_just_after_a_nudge_waits_for_the_alert_gap() -> Non
     assert [e.t_s for e in s3.events((Nudge, BreakDue))] == [330.0, 330.0]  # the gap switched off
 
 
+def test_frequent_nudges_cannot_hold_a_break_back_for_more_than_the_gap() -> None:
+    # with cooldown_s 30 a nudge came within every 120 s, and no break reminder ever came
+    s = make(JudgeConfig(break_after_s=600.0, cooldown_s=30.0))
+    for _ in range(40):  # 40 min: 45 s slouched, 15 s upright
+        s.run(45, FORWARD)
+        s.run(15, GOOD)
+    breaks = [e.t_s for e in s.events(BreakDue)]
+    assert len(breaks) == 3  # due at 600, 1200, 1800 (2400 is the end)
+    for i, t in enumerate(breaks, start=1):
+        assert 600.0 * i <= t <= 600.0 * i + 120.0  # at most the gap late
+    nudges = [e.t_s for e in s.events(Nudge)]
+    assert len(nudges) > 20  # the short cooldown still works between nudges
+    # and a nudge never comes within the gap after a break
+    assert all(not 0 <= n - b < 120.0 for n in nudges for b in breaks)
+
+
 def test_short_absence_keeps_and_long_absence_resets_the_sitting_timer() -> None:
     s = make()
     s.run(1500, GOOD)

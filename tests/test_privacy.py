@@ -393,3 +393,22 @@ def test_forget_refuses_while_a_monitor_runs(isolated_home: Path) -> None:
         server.close()
     assert all(p.exists() for p in files)
     assert threading.active_count() >= 1
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no fcntl file locks on Windows")
+def test_forget_refuses_while_a_monitor_without_control_records(
+    isolated_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a monitor started with --no-control answers no socket: forget deleted the history under it,
+    # lock file included, and the next monitor then recorded beside it
+    from posture.adapters.store import HistoryStore, default_db_path
+
+    files = _store_something(isolated_home)
+    with HistoryStore.open() as recording:
+        recording.start_session(datetime.now(UTC))
+        assert main(["forget", "--yes"]) == 2
+        assert f"a posture monitor is recording into {default_db_path()}" in capsys.readouterr().err
+        assert all(p.exists() for p in files)
+        recording.end_session(datetime.now(UTC))
+    assert main(["forget", "--yes"]) == 0  # stopped: the lock is free, and goes with the rest
+    assert not default_db_path().with_name("history.sqlite3.monitor-lock").exists()

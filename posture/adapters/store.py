@@ -75,6 +75,33 @@ except ImportError:  # Windows: no advisory file locks of this kind
 MONITOR_LOCK_SUFFIX = ".monitor-lock"
 """The history's side file a recording monitor holds locked."""
 
+
+def monitor_lock_path(db: Path) -> Path:
+    """Return the side file a monitor holds locked while it records into `db`."""
+    return db.with_name(db.name + MONITOR_LOCK_SUFFIX)
+
+
+def monitor_recording(db: Path) -> bool:
+    """Whether a monitor holds `db`'s lock now (one started with --no-control has no socket).
+
+    Always False without fcntl (Windows), where only the control socket tells.
+    """
+    path = monitor_lock_path(db)
+    if fcntl is None or not path.exists():
+        return False
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)  # closing releases the lock this probe may have taken
+    return False
+
+
 DB_FILENAME = "history.sqlite3"
 MIN_FREE_BYTES = 1 << 20
 """Free space needed to start recording: a day of 1 s rows is a few MB; refusing at start beats
@@ -411,11 +438,6 @@ class HistoryStore:
             self._conn = None  # type: ignore[assignment]
             self._release_monitor_claim()
 
-    @property
-    def monitor_lock_path(self) -> Path:
-        """The side file a monitor holds locked while it records (see `start_session`)."""
-        return self.path.with_name(self.path.name + MONITOR_LOCK_SUFFIX)
-
     def _claim_for_monitor(self) -> None:
         """Hold the history's monitor lock for as long as a monitor session records.
 
@@ -427,7 +449,7 @@ class HistoryStore:
         if fcntl is None or self._monitor_claim is not None:
             return
         try:
-            fd = os.open(self.monitor_lock_path, os.O_RDWR | os.O_CREAT, 0o600)  # as the history
+            fd = os.open(monitor_lock_path(self.path), os.O_RDWR | os.O_CREAT, 0o600)  # as history
             fh = os.fdopen(fd, "r+", encoding="utf-8")
         except OSError as exc:
             log.debug("no monitor lock for %s: %s", self.path, exc)
@@ -437,8 +459,9 @@ class HistoryStore:
         except OSError:
             fh.close()
             raise HistoryInUse(
-                f"another monitor is recording into {self.path}; stop it first (`posture "
-                "status` finds it), or give this one a history of its own with --db PATH"
+                f"another monitor is recording into {self.path}; stop it first (one started "
+                "with --no-control has no control socket, so `posture status` cannot see it: "
+                "stop its process), or give this one a history of its own with --db PATH"
             ) from None
         self._monitor_claim = fh
 

@@ -110,6 +110,8 @@ def plan(args: argparse.Namespace) -> Plan:
 def run(args: argparse.Namespace) -> int:
     """List, confirm, delete."""
     from posture.adapters import control
+    from posture.adapters.store import MONITOR_LOCK_SUFFIX, monitor_recording
+    from posture.core.messages import plural
 
     try:
         control.send({"cmd": "status"}, timeout_s=1.0)
@@ -119,6 +121,14 @@ def run(args: argparse.Namespace) -> int:
         raise ForgetError("a posture monitor is running; stop it first, then run `posture forget`")
     todo = plan(args)
     paths = todo.delete
+    for p in paths:  # a monitor started with --no-control answers no socket, but holds its lock
+        if p.name.endswith(MONITOR_LOCK_SUFFIX):
+            db = p.with_name(p.name.removesuffix(MONITOR_LOCK_SUFFIX))
+            if monitor_recording(db):
+                raise ForgetError(
+                    f"a posture monitor is recording into {db}; stop it first, then run "
+                    "`posture forget`"
+                )
     if not paths:
         print("posture has nothing stored to forget.")
         return 0
@@ -153,8 +163,8 @@ def run(args: argparse.Namespace) -> int:
             d.rmdir()
     if failed:
         raise PostureError("could not delete:\n  " + "\n  ".join(failed))
-    print(f"Deleted {len(paths)} item{'s' if len(paths) != 1 else ''}.")
+    print(f"Deleted {plural(len(paths), 'item')}.")
     if others:
         n = len(others)
-        print(f"Left {n} item{'s' if n != 1 else ''} posture did not write, listed above.")
+        print(f"Left {plural(n, 'item')} posture did not write, listed above.")
     return 0

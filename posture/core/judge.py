@@ -72,8 +72,9 @@ frame shows) and the `Event`s that happened at this frame. A `t_s` earlier than 
    `sitting_reset_away_s` resets the sitting timer. A break reminder and a posture alert (nudge
    or escalation) are at least `alert_gap_s` apart (a break falling due a second after a nudge
    was two pop-ups at once): the later one waits, and comes when the gap has passed if it is
-   still due. Posture alerts among themselves are spaced by `cooldown_s` and
-   `escalate_after_s`. `snooze(until_s)`
+   still due. A break waits at most `alert_gap_s` past its time (frequent nudges must not hold
+   it back for ever); then it goes first and a nudge waits. Posture alerts among themselves are
+   spaced by `cooldown_s` and `escalate_after_s`. `snooze(until_s)`
    holds every alert until then; `resume()` lifts it.
 """
 
@@ -683,8 +684,22 @@ class Judge:
         def within_gap(last: float | None) -> bool:  # what is due waits until the gap is over
             return last is not None and t - last < cfg.alert_gap_s
 
+        since = self._sitting_since_s
+        break_due_s = math.inf  # when the next break reminder falls due
+        if cfg.break_reminders and present and since is not None:
+            break_due_s = since + cfg.break_after_s * (self._breaks_given + 1)
+        # A break held back by posture alerts waits at most the gap: nudges more often than it
+        # (a short cooldown_s) would hold it back for ever. Then it goes first, a nudge waits.
+        break_overdue = t - break_due_s >= cfg.alert_gap_s and within_gap(
+            self._last_posture_alert_s
+        )
         ep = self._episode
-        if ep is not None and self._state == "slouching" and not within_gap(self._last_break_s):
+        if (
+            ep is not None
+            and self._state == "slouching"
+            and not within_gap(self._last_break_s)
+            and not break_overdue
+        ):
             metric, dev = self._main_deviation(ep.primary, metrics)
             if math.isnan(dev) and ep.dev_n:
                 dev = ep.dev_sum / ep.dev_n
@@ -698,14 +713,10 @@ class Judge:
                 ep.escalated = True
                 self._last_posture_alert_s = t
                 events.append(Escalation(t, ep.primary, held, dev, metric, unit))
-        if (
-            cfg.break_reminders
-            and present
-            and self._sitting_since_s is not None
-            and not within_gap(self._last_posture_alert_s)
-        ):
-            sitting = t - self._sitting_since_s
-            if sitting >= cfg.break_after_s * (self._breaks_given + 1):
-                self._breaks_given = int(sitting // cfg.break_after_s)
-                self._last_break_s = t
-                events.append(BreakDue(t, sitting_s=sitting))
+        if since is not None and t >= break_due_s:
+            if within_gap(self._last_posture_alert_s) and not break_overdue:
+                return
+            sitting = t - since
+            self._breaks_given = int(sitting // cfg.break_after_s)
+            self._last_break_s = t
+            events.append(BreakDue(t, sitting_s=sitting))
