@@ -166,7 +166,7 @@ def calibrated_only_note(sources: Mapping[str, str]) -> str:
     return (
         f"{' and '.join(set_here)} {'applies' if len(set_here) == 1 else 'apply'} to a calibrated "
         "profile only (a drop from your own baseline); uncalibrated, the population limits "
-        "decide. Run `posture calibrate` to use it."
+        f"decide. Run `posture calibrate` to use {'it' if len(set_here) == 1 else 'them'}."
     )
 
 
@@ -218,9 +218,17 @@ def choose_profile(
     from posture.adapters.profiles import ProfileStore
 
     wanted = name or settings.monitor.profile
-    if wanted == POPULATION_PROFILE:  # asked for by name: the population norms, never a file
-        return ProfileChoice(None, POPULATION_PROFILE, False)
     store = ProfileStore()
+    if wanted == POPULATION_PROFILE:  # asked for by name: the population norms, never a file
+        if store.exists(POPULATION_PROFILE):  # saved before the name was kept for the norms
+            log.warning(
+                "a profile saved as %r is not used: that name means the population norms now; "
+                "rename it to use it (e.g. `mv %s %s`)",
+                POPULATION_PROFILE,
+                store.path(POPULATION_PROFILE),
+                store.path("desk"),
+            )
+        return ProfileChoice(None, POPULATION_PROFILE, False)
     if store.exists(wanted):
         return ProfileChoice(store.load(wanted), wanted, True)
     if required and name:

@@ -143,7 +143,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.print_help(sys.stderr)
             return 2
         code = int(args.func(args))
-        sys.stdout.flush()  # here, not at exit: a closed pipe is then seen below
+        if sys.stdout is not None:  # None under pythonw (a Windows autostart has no console)
+            sys.stdout.flush()  # here, not at exit: a closed pipe is then seen below
         return code
     except BrokenPipeError:
         return _stdout_gone()

@@ -190,7 +190,7 @@ def test_a_video_only_option_with_photos_is_a_usage_error(
     argv = [str(tmp_path / a) if a in ("r.json", "h.db") else a for a in argv]
     code, _, err = _json(capsys, *argv)
     assert code == 2
-    assert f"{extra[0]} " in err and "apply to a video only" in err
+    assert f"{extra[0]} " in err and "to a video only" in err
     assert list(tmp_path.glob("*.*")) == [] and list(photos.glob("*.html")) == []
 
 

@@ -153,3 +153,20 @@ def test_threshold_settings_an_uncalibrated_run_cannot_use_are_named() -> None:
     )
     assert "(c.toml:2) and judge.neck_flexion_rise_deg (c.toml:4) apply to" in both
     assert "population limits decide" in both and "posture calibrate" in both
+
+
+def test_a_profile_saved_as_default_earlier_is_named_not_silently_skipped(
+    isolated_home: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # `default` now names the population norms; a profile saved under that name before was
+    # skipped without a word
+    from posture.adapters.profiles import ProfileStore, load_default_profile
+    from posture.app import choose_profile
+
+    store = ProfileStore()
+    store.save(load_default_profile("side_right"), "default")
+    with caplog.at_level("WARNING"):
+        choice = choose_profile("default", Settings(), required=True)
+    assert choice.profile is None and not choice.calibrated
+    assert "a profile saved as 'default' is not used" in caplog.text
+    assert f"mv {store.path('default')} {store.path('desk')}" in caplog.text

@@ -236,3 +236,20 @@ def test_console_only_notifications_need_no_server(monkeypatch: pytest.MonkeyPat
     )
     default = _check_notifier(parse_settings("", "c.toml")[0], send=False)
     assert default.status == "fail" and "org.freedesktop.Notifications" in default.detail
+    # a desktop backend this OS lacks leaves the console, but the user asked for a desktop one
+    mac_only, _ = parse_settings('[notify]\nbackends = ["osascript"]\n', "c.toml")
+    assert _check_notifier(mac_only, send=False).status == "fail"
+
+
+def test_a_missing_settings_file_gets_a_fix_that_can_be_done(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the fix said "edit FILE ... or delete it" for a file that does not exist
+    from posture.commands.doctor import _check_config
+
+    missing = tmp_path / "typo.toml"
+    _, check = _check_config(missing)
+    assert check.status == "fail" and "no such settings file" in check.detail
+    assert (
+        check.fix == f"check the path, or create it with `posture config init --config {missing}`"
+    )

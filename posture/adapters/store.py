@@ -872,6 +872,16 @@ class HistoryStore:
             sessions=int(n_sess),
         )
 
+    def count_sessions(self, kind: SessionKind, start_unix: float, end_unix: float) -> int:
+        """How many sessions of `kind` started in [start_unix, end_unix)."""
+        with self._lock:
+            (n,) = self._conn.execute(
+                "SELECT COUNT(*) FROM sessions WHERE kind = ? AND start_unix >= ? "
+                "AND start_unix < ?",
+                (kind, start_unix, end_unix),
+            ).fetchone()
+        return int(n)
+
     def time_range(self) -> tuple[float, float] | None:
         """First and last stored sample time (epoch s), or None when there are no samples."""
         with self._lock:

@@ -72,7 +72,8 @@ def run(args: argparse.Namespace) -> int:
         # Photos are independent looks with no time between them: no session is stored, no rate
         # applies and no report covers them, so these options would be silently ignored.
         raise UsageError(
-            f"{' and '.join(video_only)} apply to a video only, and {args.paths[0]} is taken "
+            f"{' and '.join(video_only)} {'applies' if len(video_only) == 1 else 'apply'} to a "
+            f"video only, and {args.paths[0]} is taken "
             "for photos by its name (photos are independent looks: nothing is stored and every "
             "photo is analysed); for photos use --json, e.g. "
             "`posture analyze PHOTOS... --json > photos.json`"

@@ -121,6 +121,8 @@ def _check_config(path: Path | None) -> tuple[LoadedSettings, Check]:
         fix = (
             f"edit {where} (see `posture config show` for every setting), "
             "or delete it to start from the defaults"
+            if where.exists()
+            else f"check the path, or create it with `posture config init --config {where}`"
         )
         return LoadedSettings(Settings(), where, True, {}), Check("config", "fail", str(exc), fix)
     if not loaded.file_exists:
@@ -231,7 +233,7 @@ def _check_notifier(settings: Settings, *, send: bool) -> Check:
             "switched off (notify.backends = ['none'])",
             "set notify.backends in the config to get nudges",
         )
-    if names == ["console"]:
+    if list(order) == ["console"]:  # what was chosen, not what this OS left of the list
         # chosen on purpose: no desktop server is needed, and the console always works
         return Check("notifications", "ok", "console only (notify.backends): nudges print here")
     if send:

@@ -141,13 +141,7 @@ def load_summary(db: Path, period: Period, tz: tzinfo) -> tuple[Summary, str, li
         history = store.load_history(lo, hi)
         notices = list(store.notices)
         has_any = store.time_range() is not None
-        p_lo, p_hi = day_bounds(period.first, period.last, tz)
-        ((counted,),) = store.query(
-            "SELECT COUNT(*) FROM sessions WHERE kind = 'analyze' AND start_unix >= ? "
-            "AND start_unix < ?",
-            (p_lo, p_hi),
-        )
-        analysed = int(str(counted))
+        analysed = store.count_sessions("analyze", *day_bounds(period.first, period.last, tz))
     summary = summarize(history, period.first, period.last, tz)
     if summary.empty:
         when = (
