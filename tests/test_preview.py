@@ -161,8 +161,12 @@ def test_monitor_preview_runs_under_xvfb(model_path: Path, tmp_path: Path, xvfb:
     shots: list[np.ndarray] = []
     failed_grabs: list[str] = []
     try:
-        # screenshots while it plays (model loading takes a while on a busy machine)
-        for i in range(40):
+        # screenshots while it plays, until it ends: model loading takes a while on a busy
+        # machine (a fixed 40 shots once all came before the window, on a loaded CI run)
+        deadline = time.monotonic() + 120.0
+        i = 0
+        while time.monotonic() < deadline:
+            i += 1
             if proc.poll() is not None:
                 break
             path = tmp_path / f"shot{i}.png"
