@@ -43,6 +43,7 @@ from posture.adapters.camera import Frame, FrameSource
 from posture.adapters.control import ControlServer
 from posture.adapters.screenlock import POLL_INTERVAL_S, LockProbe
 from posture.clock import Clock
+from posture.core.durations import format_duration_exact
 from posture.core.errors import CameraUnavailable, FrameError, SourceError
 from posture.core.events import Verdict
 from posture.core.rate import AdaptiveRate
@@ -424,7 +425,9 @@ class Monitor:
         if not live:
             return False  # files keep playing; the judge holds the alerts
         self._release_source("snoozed")
-        self.status.show(f"snoozed for {format_s(self.snoozed_until - now)}", ("snoozed",))
+        self.status.show(
+            f"snoozed for {format_duration_exact(self.snoozed_until - now)}", ("snoozed",)
+        )
         if self.control is not None:
             self.control.publish(
                 {"state": "snoozed", "snoozed_for_s": round(self.snoozed_until - now)}
@@ -495,7 +498,7 @@ class Monitor:
                 self.snoozed_until = now + req.seconds
                 last = self._last_analysis.t_s if self._last_analysis is not None else 0.0
                 self.session.judge.snooze(last + req.seconds)
-                log.info("snoozed for %s", format_s(req.seconds))
+                log.info("snoozed for %s", format_duration_exact(req.seconds))
             elif req.cmd == "resume":
                 self._resume()
             # (the control server has already shown the snooze or its end to `posture status`)
@@ -577,13 +580,6 @@ class Monitor:
         result.seconds = max(0.0, (self.session.wall_at(end) - start_wall).total_seconds())
 
 
-def format_s(seconds: float) -> str:
-    """`29 min 59 s` style for the status line."""
-    s = max(0, int(round(seconds)))
-    m, s = divmod(s, 60)
-    return f"{m} min {s:02d} s" if m else f"{s} s"
-
-
 def format_status(f: dict[str, Any]) -> str:
     """Return the one status line: state, CVA and its change, faults, snooze, fps.
 
@@ -610,7 +606,7 @@ def format_status(f: dict[str, Any]) -> str:
         label = "building" if f.get("building") else "faults"
         parts.append(f"{label}: " + ", ".join(x.replace("_", " ") for x in f["faults"]))
     if f.get("snoozed_for_s"):
-        parts.append(f"alerts snoozed {format_s(f['snoozed_for_s'])}")
+        parts.append(f"alerts snoozed {format_duration_exact(f['snoozed_for_s'])}")
     if f.get("fps"):
         parts.append(f"{f['fps']:.1f} fps")
     return " | ".join(parts)
