@@ -20,7 +20,7 @@ from typing import Any
 from posture.adapters.camera import VideoFileSource
 from posture.adapters.pose import MediaPipePose
 from posture.core.config import Settings
-from posture.core.errors import FrameError, ReportError
+from posture.core.errors import FrameError
 from posture.core.events import Verdict
 from posture.core.messages import plural
 from posture.core.rate import AdaptiveRate, RateConfig
@@ -183,12 +183,9 @@ def run_video(args: argparse.Namespace, path: Path) -> int:
     if args.report and doc["frames"]:
         out = args.out or path.with_suffix(f".posture.{args.report}")
         text = html if args.report == "html" else json.dumps(doc["summary"], indent=1)
-        try:
-            out.write_text(text or "", encoding="utf-8")
-        except OSError as exc:
-            raise ReportError(
-                f"cannot write the report to {out}: {exc.strerror}; choose another --out"
-            ) from exc
+        from posture.commands.report import write_report_file
+
+        write_report_file(out, text or "")
         print(f"posture: report written to {out}", file=sys.stderr)
     if args.json:
         json.dump(doc, sys.stdout, indent=1)

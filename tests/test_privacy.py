@@ -364,6 +364,9 @@ def test_forget_deletes_the_reports_written_to_the_data_dir(
         "posture-report-2024-05-05_to_2024-05-06.html",
         "posture-report-2024-05-06.html",
     ]
+    # owner-only, like the history they come from (they were written with the user's umask)
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in reports)
     mine = folder / "my-notes.txt"
     mine.write_text("mine")
     capsys.readouterr()

@@ -199,8 +199,30 @@ def written_reports(directory: Path | None = None) -> list[Path]:
 
 def _default_out(period: Period, fmt: str) -> Path:
     d = reports_dir()
-    d.mkdir(parents=True, exist_ok=True)
+    try:  # posture's own folder, owner-only like the history beside it
+        d.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(d, 0o700)
+    except OSError as exc:
+        raise ReportError(
+            f"cannot create the reports folder {d}: {exc.strerror}; choose --out PATH"
+        ) from exc
     return d / f"{REPORT_PREFIX}{_label(period)}.{_SUFFIXES[fmt]}"
+
+
+def write_report_file(out: Path, content: str) -> None:
+    """Write a report, owner-only when it creates the file: it holds the history's numbers.
+
+    An existing file keeps its mode (the user chose it).
+    """
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(content)
+    except OSError as exc:
+        raise ReportError(
+            f"cannot write the report to {out}: {exc.strerror}; choose another --out PATH"
+        ) from exc
 
 
 def history_path(args: argparse.Namespace) -> Path:
@@ -246,13 +268,7 @@ def run(args: argparse.Namespace, *, today: date | None = None) -> int:
     if out is None:
         sys.stdout.write(content)
         return 0
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(content, encoding="utf-8")
-    except OSError as exc:
-        raise ReportError(
-            f"cannot write the report to {out}: {exc.strerror}; choose another --out PATH"
-        ) from exc
+    write_report_file(out, content)
     print(f"Report written to {out}", file=sys.stderr)
     if args.open and not webbrowser.open(out.resolve().as_uri()):
         print(f"posture: could not open a browser; open {out} yourself", file=sys.stderr)
