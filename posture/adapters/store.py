@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Literal
+from typing import Literal
 
 import numpy as np
 
@@ -81,6 +81,22 @@ def monitor_lock_path(db: Path) -> Path:
     return db.with_name(db.name + MONITOR_LOCK_SUFFIX)
 
 
+def _lock_now(path: Path, *, create: bool) -> int | None:
+    """Open `path` and take its exclusive lock without waiting.
+
+    Returns the descriptor holding the lock (closing it releases the lock), or None when
+    another process holds it; OSError when the file cannot be opened.
+    """
+    assert fcntl is not None
+    fd = os.open(path, os.O_RDWR | (os.O_CREAT if create else 0), 0o600)  # 0600 as the history
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
+
+
 def monitor_recording(db: Path) -> bool:
     """Whether a monitor holds `db`'s lock now (one started with --no-control has no socket).
 
@@ -90,15 +106,12 @@ def monitor_recording(db: Path) -> bool:
     if fcntl is None or not path.exists():
         return False
     try:
-        fd = os.open(path, os.O_RDWR)
+        fd = _lock_now(path, create=False)
     except OSError:
         return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
+    if fd is None:
         return True
-    finally:
-        os.close(fd)  # closing releases the lock this probe may have taken
+    os.close(fd)  # the probe's own lock goes with it
     return False
 
 
@@ -359,7 +372,7 @@ class HistoryStore:
         self.flush_interval_s = flush_interval_s
         self.max_hold_s = max_hold_s
         self._lock = threading.RLock()
-        self._monitor_claim: IO[str] | None = None
+        self._monitor_claim: int | None = None  # the descriptor holding the monitor lock
         self._session_id: int | None = None
         self._last_session_id: int | None = None
         self._buckets: dict[int, _Bucket] = {}
@@ -449,25 +462,21 @@ class HistoryStore:
         if fcntl is None or self._monitor_claim is not None:
             return
         try:
-            fd = os.open(monitor_lock_path(self.path), os.O_RDWR | os.O_CREAT, 0o600)  # as history
-            fh = os.fdopen(fd, "r+", encoding="utf-8")
+            fd = _lock_now(monitor_lock_path(self.path), create=True)
         except OSError as exc:
             log.debug("no monitor lock for %s: %s", self.path, exc)
             return
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            fh.close()
+        if fd is None:
             raise HistoryInUse(
                 f"another monitor is recording into {self.path}; stop it first (one started "
                 "with --no-control has no control socket, so `posture status` cannot see it: "
                 "stop its process), or give this one a history of its own with --db PATH"
-            ) from None
-        self._monitor_claim = fh
+            )
+        self._monitor_claim = fd
 
     def _release_monitor_claim(self) -> None:
         if self._monitor_claim is not None:
-            self._monitor_claim.close()  # closing the file releases the lock
+            os.close(self._monitor_claim)  # closing the descriptor releases the lock
             self._monitor_claim = None
 
     @property
