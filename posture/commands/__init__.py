@@ -4,7 +4,8 @@ Every module exposes `register(subparsers)`; the parser it adds sets `func(args)
 `posture.cli` lists the modules; nothing here configures logging.
 """
 
-from argparse import ArgumentParser
+from argparse import ArgumentParser, Namespace
+from pathlib import Path
 
 
 def add_model_option(p: ArgumentParser) -> None:
@@ -17,3 +18,16 @@ def add_model_option(p: ArgumentParser) -> None:
         metavar="FILE|NAME",
         help="a .task model file, or a model name (full, lite) instead of the default",
     )
+
+
+def history_of(args: Namespace) -> Path:
+    """Return the history a command that reads or deletes it means (`report`, `forget`).
+
+    `--db`, else `[store] path` from the settings (`--config`, which must exist, else the
+    default file), else the default location: the order monitor, analyze and doctor use.
+    """
+    from posture.adapters.settings import load_settings
+    from posture.adapters.store import default_db_path, history_path
+
+    configured = "" if args.db else load_settings(args.config).settings.store.path
+    return history_path(args.db, configured) or default_db_path()

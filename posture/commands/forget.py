@@ -56,12 +56,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 class Plan:
     """What one `posture forget` deletes.
 
-    `delete` holds existing files (and the profiles folder, which is posture's alone). `tidy`
+    `history` is the database it means (a monitor recording into it stops it). `delete` holds
+    existing files (and the profiles folder, which is posture's alone). `tidy`
     holds folders that may also hold files posture did not write (the model cache can be any
     folder via $POSTURE_MODEL_DIR): only posture's files in them are in `delete`, and each goes
     itself only if that leaves it empty.
     """
 
+    history: Path
     delete: list[Path]
     tidy: list[Path]
 
@@ -75,17 +77,13 @@ def plan(args: argparse.Namespace) -> Plan:
     """Every file this invocation would delete (existing ones only), and the folders to tidy."""
     from posture.adapters import models
     from posture.adapters.profiles import profiles_dir
-    from posture.adapters.settings import config_path, load_settings
-    from posture.adapters.store import MONITOR_LOCK_SUFFIX, default_db_path
+    from posture.adapters.settings import config_path
+    from posture.adapters.store import MONITOR_LOCK_SUFFIX
+    from posture.commands import history_of
     from posture.commands.report import reports_dir, written_reports
 
     settings_file = args.config or config_path()
-    db = args.db
-    if db is None:
-        # a --config that does not exist is an error, never the default history by mistake
-        exists = args.config is not None or settings_file.is_file()
-        configured = load_settings(args.config).settings.store.path if exists else ""
-        db = Path(configured).expanduser() if configured else default_db_path()
+    db = history_of(args)
     found: list[Path] = []
     # the database, its WAL side files, and any corrupt copies moved aside earlier
     found += [db.with_name(db.name + s) for s in ("", "-wal", "-shm", MONITOR_LOCK_SUFFIX)]
@@ -104,13 +102,13 @@ def plan(args: argparse.Namespace) -> Plan:
     for p in found:
         if (p.exists() or p.is_symlink()) and p not in seen:
             seen.append(p)
-    return Plan(delete=seen, tidy=tidy)
+    return Plan(history=db, delete=seen, tidy=tidy)
 
 
 def run(args: argparse.Namespace) -> int:
     """List, confirm, delete."""
     from posture.adapters import control
-    from posture.adapters.store import MONITOR_LOCK_SUFFIX, monitor_recording
+    from posture.adapters.store import monitor_recording
     from posture.core.messages import plural
 
     try:
@@ -121,14 +119,11 @@ def run(args: argparse.Namespace) -> int:
         raise ForgetError("a posture monitor is running; stop it first, then run `posture forget`")
     todo = plan(args)
     paths = todo.delete
-    for p in paths:  # a monitor started with --no-control answers no socket, but holds its lock
-        if p.name.endswith(MONITOR_LOCK_SUFFIX):
-            db = p.with_name(p.name.removesuffix(MONITOR_LOCK_SUFFIX))
-            if monitor_recording(db):
-                raise ForgetError(
-                    f"a posture monitor is recording into {db}; stop it first, then run "
-                    "`posture forget`"
-                )
+    if monitor_recording(todo.history):  # started with --no-control: no socket, but its lock
+        raise ForgetError(
+            f"a posture monitor is recording into {todo.history}; stop it first, then run "
+            "`posture forget`"
+        )
     if not paths:
         print("posture has nothing stored to forget.")
         return 0

@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta, tzinfo
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from posture.commands import history_of
 from posture.core.errors import PeriodError, ReportError
 from posture.core.summary import History, MinuteRows, Summary, day_bounds, summarize
 
@@ -225,25 +226,12 @@ def write_report_file(out: Path, content: str) -> None:
         ) from exc
 
 
-def history_path(args: argparse.Namespace) -> Path:
-    """Return the history to read: --db, else `[store] path`, else the default location.
-
-    The settings come from --config or the default file: the order monitor, analyze, doctor and
-    forget use, so a report reads the history they write.
-    """
-    from posture.adapters.settings import load_settings
-    from posture.adapters.store import default_db_path, history_path
-
-    configured = "" if args.db else load_settings(args.config).settings.store.path
-    return history_path(args.db, configured) or default_db_path()
-
-
 def run(args: argparse.Namespace, *, today: date | None = None) -> int:
     """Make the report; `today` is for tests (default: the local date now)."""
     tz, tz_name = local_tz(args.tz)
     today = today or datetime.now(tz).date()
     period = resolve_period(args, today)
-    db = history_path(args)
+    db = history_of(args)
     summary, message, notices = load_summary(db, period, tz)
     for n in notices:
         print(f"posture: {n}", file=sys.stderr)
