@@ -90,6 +90,7 @@ class StatusLine:
         self.above = _AboveStatus(self)
         self._last_key: tuple[Any, ...] = ()
         self._text = ""  # the line as last given, redrawn after output written above it
+        self._dots = _ellipsis_for(stream)  # the stream's encoding does not change
         self._width = 0  # characters of it now on screen (0: the row is clear)
 
     def show(self, text: str, key: tuple[Any, ...]) -> None:
@@ -124,7 +125,7 @@ class StatusLine:
         # One column short of the width: a character in the last column makes some terminals
         # (the Windows console) wrap at once.
         room = max(1, self.columns() - 1)
-        text = fit(self._text, room, self._ellipsis())
+        text = fit(self._text, room, self._dots)
         pad = max(0, min(self._width, room) - len(text))  # blank what a longer line left
         self.stream.write("\r" + text + " " * pad)
         self.stream.flush()
@@ -141,15 +142,17 @@ class StatusLine:
         except (AttributeError, OSError, ValueError):
             return shutil.get_terminal_size().columns
 
-    def _ellipsis(self) -> str:
-        encoding = getattr(self.stream, "encoding", None)
-        if not encoding:  # a text buffer (io.StringIO): anything goes
-            return "\u2026"
-        try:
-            "\u2026".encode(encoding)
-        except (UnicodeEncodeError, LookupError):
-            return "..."
+
+def _ellipsis_for(stream: TextIO | None) -> str:
+    """`…` where the stream can encode it, else `...`."""
+    encoding = getattr(stream, "encoding", None)
+    if not encoding:  # a text buffer (io.StringIO): anything goes
         return "\u2026"
+    try:
+        "\u2026".encode(encoding)
+    except (UnicodeEncodeError, LookupError):
+        return "..."
+    return "\u2026"
 
 
 class _AboveStatus(io.TextIOBase):
@@ -225,7 +228,7 @@ class Monitor:
         control: ControlServer | None = None,
         realtime: bool = True,
         baseline_cva: float = math.nan,
-        baseline_is_norm: bool = False,
+        baseline_label: str = "baseline",
         max_seconds: float | None = None,
         observers: list[Callable[[Frame, Any, Verdict], None]] | None = None,
         lock_probe: LockProbe | None = None,
@@ -240,7 +243,7 @@ class Monitor:
         self.control = control
         self.realtime = realtime
         self.baseline_cva = baseline_cva
-        self.baseline_is_norm = baseline_is_norm
+        self.baseline_label = baseline_label
         self.max_seconds = max_seconds
         self.observers = observers or []
         self.lock_probe = lock_probe
@@ -404,9 +407,7 @@ class Monitor:
         return (len(self._fps_times) - 1) / span if span > 0 else 0.0
 
     def _show(self, verdict: Verdict, analysis: Any) -> None:
-        fields = status_fields(verdict, analysis, self.baseline_cva)
-        if self.baseline_is_norm:  # uncalibrated: the population median, not yours
-            fields["cva_change_vs"] = "norm"
+        fields = status_fields(verdict, analysis, self.baseline_cva, self.baseline_label)
         fields["fps"] = round(self._fps(), 1)
         if self.snoozed_until is not None:
             fields["snoozed_for_s"] = round(self.snoozed_until - self.clock.monotonic())

@@ -154,7 +154,7 @@ def build_monitor(
             control=control,
             realtime=not args.fast,
             baseline_cva=judge.baseline_cva,
-            baseline_is_norm=not choice.calibrated,
+            baseline_label="baseline" if choice.calibrated else "norm",
             max_seconds=args.max_seconds,
             lock_probe=_lock_probe() if live else None,
         )

@@ -167,8 +167,14 @@ class PostureSession:
             self._write(lambda st: st.end_session(end))
 
 
-def status_fields(verdict: Verdict, a: Analysis, baseline_cva: float) -> dict[str, Any]:
-    """Return what the status line and `posture status` show."""
+def status_fields(
+    verdict: Verdict, a: Analysis, baseline_cva: float, baseline_label: str = "baseline"
+) -> dict[str, Any]:
+    """Return what the status line and `posture status` show.
+
+    `baseline_label` names what the CVA change is against: "norm" when uncalibrated (the
+    population median is nobody's own baseline).
+    """
     cva = a.metrics.get("cva_deg", math.nan)
     return {
         "state": verdict.state,
@@ -181,5 +187,5 @@ def status_fields(verdict: Verdict, a: Analysis, baseline_cva: float) -> dict[st
         "cva_change_deg": None
         if math.isnan(cva) or math.isnan(baseline_cva)
         else round(cva - baseline_cva, 1),
-        "cva_change_vs": "baseline",  # "norm" when uncalibrated (the population median)
+        "cva_change_vs": baseline_label,
     }

@@ -74,8 +74,8 @@ frame shows) and the `Event`s that happened at this frame. A `t_s` earlier than 
    was two pop-ups at once): the later one waits, and comes when the gap has passed if it is
    still due. A break waits at most `alert_gap_s` past its time (frequent nudges must not hold
    it back for ever); then it goes first and a nudge waits. Posture alerts among themselves are
-   spaced by `cooldown_s` and `escalate_after_s`. `snooze(until_s)`
-   holds every alert until then; `resume()` lifts it.
+   spaced by `cooldown_s` and `escalate_after_s`. `snooze(until_s)` holds every alert until
+   then; `resume()` lifts it.
 """
 
 from __future__ import annotations
@@ -640,6 +640,10 @@ class Judge:
             if tr.status:
                 tr.fault_until_s = until
 
+    def _within_gap(self, t: float, last: float | None) -> bool:
+        """Whether an alert at `last` was under `alert_gap_s` ago: what is due then waits."""
+        return last is not None and t - last < self.config.alert_gap_s
+
     def _end_episode(self, t: float, events: list[Event], why: EpisodeEnd) -> None:
         for tr in self._tracks.values():
             if why != "recovery":  # away, no usable frame, stop: what follows is decided afresh
@@ -681,23 +685,20 @@ class Judge:
                 return
             self._snoozed_until = None
 
-        def within_gap(last: float | None) -> bool:  # what is due waits until the gap is over
-            return last is not None and t - last < cfg.alert_gap_s
-
         since = self._sitting_since_s
         break_due_s = math.inf  # when the next break reminder falls due
         if cfg.break_reminders and present and since is not None:
             break_due_s = since + cfg.break_after_s * (self._breaks_given + 1)
         # A break held back by posture alerts waits at most the gap: nudges more often than it
         # (a short cooldown_s) would hold it back for ever. Then it goes first, a nudge waits.
-        break_overdue = t - break_due_s >= cfg.alert_gap_s and within_gap(
-            self._last_posture_alert_s
+        break_overdue = t - break_due_s >= cfg.alert_gap_s and self._within_gap(
+            t, self._last_posture_alert_s
         )
         ep = self._episode
         if (
             ep is not None
             and self._state == "slouching"
-            and not within_gap(self._last_break_s)
+            and not self._within_gap(t, self._last_break_s)
             and not break_overdue
         ):
             metric, dev = self._main_deviation(ep.primary, metrics)
@@ -714,7 +715,7 @@ class Judge:
                 self._last_posture_alert_s = t
                 events.append(Escalation(t, ep.primary, held, dev, metric, unit))
         if since is not None and t >= break_due_s:
-            if within_gap(self._last_posture_alert_s) and not break_overdue:
+            if self._within_gap(t, self._last_posture_alert_s) and not break_overdue:
                 return
             sitting = t - since
             self._breaks_given = int(sitting // cfg.break_after_s)
