@@ -331,11 +331,11 @@ def test_a_failed_glance_step_keeps_the_neutral_baseline(
     "argv,message",
     [
         (["--json"], "--json applies to --list only"),
-        (["--seconds", "2"], "--seconds 2 is out of range; use 3 to 120 (default 10)"),
-        (["--seconds", "300"], "--seconds 300 is out of range; use 3 to 120"),
+        (["--seconds", "2"], "--seconds 2 is out of range; allowed: a number from 3 to 120"),
+        (["--seconds", "300"], "--seconds 300 is out of range; allowed: a number from 3 to 120"),
         (
             ["--glance-seconds", "90"],
-            "--glance-seconds 90 is out of range; use 3 to 60 (default 8)",
+            "--glance-seconds 90 is out of range; allowed: a number from 3 to 60",
         ),
         (["--no-glance", "--glance-seconds", "4"], "--glance-seconds sets the glance step"),
         (["--profile", "default"], "'default' names the population norms"),

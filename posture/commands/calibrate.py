@@ -211,6 +211,7 @@ def calibrate(args: argparse.Namespace, store: Any) -> int:
     from posture.adapters.settings import load_settings
     from posture.app import POPULATION_PROFILE, resolve_model
     from posture.core.calibration import fit_baseline, fit_glance, make_profile, with_glance
+    from posture.core.config import FieldError
     from posture.pipeline import FrameAnalyzer
 
     loaded = load_settings(args.config)
@@ -222,17 +223,22 @@ def calibrate(args: argparse.Namespace, store: Any) -> int:
             f"{name!r} names the population norms (`--profile {name}` judges with them); "
             "calibrate under another name, e.g. `--profile desk`"
         )
-    seconds = args.seconds if args.seconds is not None else cfg.duration_s
-    glance_s = args.glance_seconds if args.glance_seconds is not None else cfg.glance_duration_s
-    # the same ranges as the settings' calibration.duration_s and glance_duration_s
-    for flag, value, (lo, hi), default in (
-        ("--seconds", seconds, _range("duration_s"), cfg.duration_s),
-        ("--glance-seconds", glance_s, _range("glance_duration_s"), cfg.glance_duration_s),
-    ):
-        if not lo <= value <= hi:
-            raise UsageError(
-                f"{flag} {value:g} is out of range; use {lo:g} to {hi:g} (default {default:g})"
-            )
+    # The flags stand for calibration.duration_s and glance_duration_s: the settings' own
+    # validation gives them the same ranges.
+    flags = {"duration_s": "--seconds", "glance_duration_s": "--glance-seconds"}
+    try:
+        cfg = dataclasses.replace(
+            cfg,
+            duration_s=cfg.duration_s if args.seconds is None else args.seconds,
+            glance_duration_s=cfg.glance_duration_s
+            if args.glance_seconds is None
+            else args.glance_seconds,
+        )
+    except FieldError as exc:  # only the two fields replaced here can be wrong
+        raise UsageError(
+            f"{flags[exc.name]} {exc.value:g} is out of range; allowed: {exc.allowed}"
+        ) from None
+    seconds, glance_s = cfg.duration_s, cfg.glance_duration_s
     if args.glance_seconds is not None and args.glance is False:
         raise UsageError("--glance-seconds sets the glance step's length: drop --no-glance")
     spec = str(args.source or settings.monitor.source)
@@ -362,14 +368,6 @@ def _warn_past_population_limits(profile: Any, say: Callable[..., None]) -> None
             "you for that posture. If you calibrated in your usual posture rather than sitting "
             f"tall, calibrate again sitting upright: `posture calibrate --profile {profile.name}`."
         )
-
-
-def _range(key: str) -> tuple[float, float]:
-    """Return the allowed range of a [calibration] setting, from its declaration."""
-    from posture.core.config import CalibrationConfig
-
-    meta = next(f.metadata for f in dataclasses.fields(CalibrationConfig) if f.name == key)
-    return float(meta["lo"]), float(meta["hi"])
 
 
 def _retry_command(args: argparse.Namespace, name: str) -> str:
